@@ -1,0 +1,117 @@
+import hashlib
+
+from django.contrib.auth.models import AbstractUser
+from django.contrib.postgres.fields import ArrayField
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from wangge.core.changelog import track_changes
+
+area_code_validator = RegexValidator(
+    r"^(\d{6}|\d{9}|\d{12}|\d{15})$", _("An area code has 6, 9, 12 or 15 digits.")
+)
+
+
+@track_changes(exclude=["password", "last_login"])
+class User(AbstractUser):
+    """A person or a system account. Its scope is the union of its area assignments."""
+
+    display_name = models.CharField(_("display name"), max_length=100, blank=True)
+    failed_logins = models.PositiveIntegerField(default=0, editable=False)
+    first_failed_login_at = models.DateTimeField(null=True, blank=True, editable=False)
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self):
+        return self.display_name or self.username
+
+    def is_locked(self, now=None):
+        return self.locked_until is not None and self.locked_until > (now or timezone.now())
+
+    def scope_codes(self, action):
+        """Area codes whose subtree this user may `action` in; cached for the life of this object (one request)."""
+        cache = self.__dict__.setdefault("_scope_cache", {})
+        if action not in cache:
+            codes = {
+                assignment.area_code
+                for assignment in self.assignments.select_related("role")
+                if action in assignment.role.actions
+            }
+            # A prefix already covered by a shorter one adds nothing to the filter.
+            cache[action] = tuple(
+                sorted(c for c in codes if not any(c != other and c.startswith(other) for other in codes))
+            )
+        return cache[action]
+
+    def has_action(self, action):
+        return self.is_superuser or bool(self.scope_codes(action))
+
+
+@track_changes()
+class Role(models.Model):
+    """A role is data: the actions it allows. Seeded with the roles of ARCHITECTURE.md; admins may add more."""
+
+    slug = models.SlugField(_("slug"), unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    actions = ArrayField(models.CharField(max_length=64), default=list, blank=True, verbose_name=_("actions"))
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta:
+        verbose_name = _("role")
+        verbose_name_plural = _("roles")
+        ordering = ["slug"]
+
+    def __str__(self):
+        return self.name
+
+
+@track_changes()
+class AreaAssignment(models.Model):
+    """User × area × role. Keyed by the area code, which stays stable across boundary generations."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="assignments")
+    area_code = models.CharField(_("area code"), max_length=15, validators=[area_code_validator], db_index=True)
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="assignments")
+
+    class Meta:
+        verbose_name = _("area assignment")
+        verbose_name_plural = _("area assignments")
+        constraints = [models.UniqueConstraint(fields=["user", "area_code", "role"], name="unique_assignment")]
+
+    def __str__(self):
+        return f"{self.user} @ {self.area_code} ({self.role.slug})"
+
+
+def hash_api_key(raw_key: str) -> str:
+    # Keys are 256-bit random tokens, so a fast hash is enough; no salt or stretching is needed.
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+@track_changes(exclude=["key_hash", "last_used_at"])
+class ApiKey(models.Model):
+    """A system's credential: only its hash is stored; the key is shown once, on creation."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(max_length=12, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    def is_usable(self, now=None):
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

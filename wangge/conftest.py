@@ -1,0 +1,17 @@
+import pytest
+
+from wangge.core.testing import load_test_district
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Every test database starts with the small demo district, loaded once (kept with --reuse-db)."""
+    with django_db_blocker.unblock():
+        load_test_district()
+
+
+@pytest.fixture
+def district(db):
+    from wangge.geo.models import Generation
+
+    return Generation.objects.get(state=Generation.State.ACTIVE)

@@ -1,0 +1,1 @@
+# Framework-only app: no tables of its own yet.

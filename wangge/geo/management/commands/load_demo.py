@@ -1,0 +1,56 @@
+import pghistory
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from wangge.accounts.models import AreaAssignment, Role, User
+from wangge.geo import demo_district
+from wangge.geo.models import Generation
+
+DEMO_PASSWORD = "Wangge-demo-2026"  # noqa: S105 — published demo credentials, printed on purpose
+
+# (username, display name, role, area code): each role scoped to a real area of Shizhong District.
+DEMO_USERS = [
+    ("admin", "系统管理员", "admin", "370103"),
+    ("command", "区指挥中心值班员", "command", "370103"),
+    ("supervision", "区监督中心核查员", "supervision", "370103"),
+    ("leader", "区领导", "leader", "370103"),
+    ("department", "区城管局办理人", "department", "370103"),
+    ("daguanyuan", "大观园街道工作人员", "subdistrict_staff", "370103002"),
+    ("weiyilu", "纬一路社区工作人员", "community_staff", "370103002001"),
+    ("gridchief", "纬一路社区第1网格网格长", "grid_chief", "370103002001001"),
+    ("gridworker", "纬一路社区第1网格网格员", "grid_worker", "370103002001001"),
+    ("volunteer", "党员突击队员", "volunteer", "370103002001002"),
+]
+
+
+class Command(BaseCommand):
+    help = "Loads the demo district (Shizhong District, 370103) and demo users; skips what already exists."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--seed", type=int, default=370103)
+        parser.add_argument("--quiet", action="store_true")
+
+    def handle(self, *args, seed, quiet, **options):
+        with pghistory.context(command="load_demo"), transaction.atomic():
+            users = {}
+            for username, display_name, role_slug, area_code in DEMO_USERS:
+                user, created = User.objects.get_or_create(
+                    username=username,
+                    defaults={"display_name": display_name, "is_staff": role_slug == "admin",
+                              "is_superuser": role_slug == "admin"})
+                if created:
+                    user.set_password(DEMO_PASSWORD)
+                    user.save(update_fields=["password"])
+                AreaAssignment.objects.get_or_create(user=user, area_code=area_code,
+                                                     role=Role.objects.get(slug=role_slug))
+                users[username] = user
+        if not Generation.objects.filter(state=Generation.State.ACTIVE).exists():
+            with pghistory.context(command="load_demo", user=users["admin"].pk):
+                generation = demo_district.load(actor=users["admin"], seed=seed)
+            if not quiet:
+                self.stdout.write(f"Loaded the demo district as generation #{generation.pk}: "
+                                  f"{generation.areas.count()} areas.")
+        if not quiet:
+            self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+            for username, display_name, role_slug, area_code in DEMO_USERS:
+                self.stdout.write(f"  {username:<12} {role_slug:<18} {area_code:<16} {display_name}")

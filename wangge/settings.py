@@ -1,0 +1,173 @@
+"""One settings module, read from the environment, with safe local defaults.
+
+Environment variables:
+  DATABASE_URL         a PostGIS URL; default: the project-local cluster (var/pg/database_url)
+  WANGGE_SECRET_KEY    Django's secret key; default: generated once into var/secret_key
+  WANGGE_DEBUG         "1" for debug pages (never in production)
+  WANGGE_ALLOWED_HOSTS comma-separated; default: localhost names
+  WANGGE_BASEMAP       none | osm | tianditu  (default none: works with no internet)
+  WANGGE_TIANDITU_KEY  the Tianditu key (tk) when WANGGE_BASEMAP=tianditu
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("WANGGE_VAR_DIR", BASE_DIR / "var"))
+
+
+def _local_secret(name: str) -> str:
+    """A secret generated on first use and kept under var/, so a fresh install needs no configuration."""
+    path = VAR_DIR / name
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+def _database_url() -> str:
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    local = VAR_DIR / "pg" / "database_url"
+    if local.exists():
+        return local.read_text().strip()
+    raise RuntimeError("No database: set DATABASE_URL or start the local cluster with `scripts/pg.sh start`.")
+
+
+SECRET_KEY = os.environ.get("WANGGE_SECRET_KEY") or _local_secret("secret_key")
+DEBUG = os.environ.get("WANGGE_DEBUG") == "1"
+ALLOWED_HOSTS = os.environ.get("WANGGE_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver").split(",")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.gis",
+    "rest_framework",
+    "rest_framework_gis",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "pgtrigger",
+    "pghistory",
+    "procrastinate.contrib.django",
+    "wangge.core",
+    "wangge.accounts",
+    "wangge.geo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "wangge.core.middleware.RequestContextMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "wangge.urls"
+WSGI_APPLICATION = "wangge.wsgi.application"
+ASGI_APPLICATION = "wangge.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "wangge" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": dj_database_url.parse(_database_url(), conn_max_age=60, conn_health_checks=True)}
+DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["wangge.accounts.backends.LockoutModelBackend"]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "geo:map"
+LOGOUT_REDIRECT_URL = "accounts:login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "wangge.accounts.passwords.CharacterClassValidator", "OPTIONS": {"min_classes": 3}},
+]
+# Login lockout (MLPS level 3): this many failures within the window lock the account for the lock time.
+WANGGE_LOGIN_MAX_FAILURES = int(os.environ.get("WANGGE_LOGIN_MAX_FAILURES", "5"))
+WANGGE_LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("WANGGE_LOGIN_FAILURE_WINDOW_SECONDS", "900"))
+WANGGE_LOGIN_LOCK_SECONDS = int(os.environ.get("WANGGE_LOGIN_LOCK_SECONDS", "900"))
+SESSION_COOKIE_AGE = int(os.environ.get("WANGGE_SESSION_SECONDS", str(8 * 3600)))
+SESSION_COOKIE_HTTPONLY = True
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "wangge" / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "wangge" / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+MEDIA_ROOT = VAR_DIR / "media"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "wangge.accounts.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "wangge.core.pagination.CodeCursorPagination",
+    "PAGE_SIZE": 100,
+    "EXCEPTION_HANDLER": "wangge.core.errors.api_exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Wangge API",
+    "DESCRIPTION": "Grid-based community governance (网格化社会治理)",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+}
+
+# The map's base layer. "none" needs no network at all; grids come from our own vector tiles.
+WANGGE_BASEMAP = os.environ.get("WANGGE_BASEMAP", "none")
+WANGGE_TIANDITU_KEY = os.environ.get("WANGGE_TIANDITU_KEY", "")
+
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("WANGGE_LOG_LEVEL", "WARNING")},
+}
+WANGGE_GEOMETRY_TOLERANCE_M2 = float(os.environ.get("WANGGE_GEOMETRY_TOLERANCE_M2", "1.0"))
