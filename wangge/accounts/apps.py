@@ -10,6 +10,7 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
+        from . import schema  # noqa: F401 — registers the API-key scheme with drf-spectacular
         from .roles import ensure_default_roles
 
         post_migrate.connect(ensure_default_roles, sender=self)

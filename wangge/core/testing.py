@@ -6,9 +6,9 @@ import itertools
 from wangge.accounts.models import AreaAssignment, Role, User
 
 # Two communities of the same subdistrict (大观园街道) and one of another (杆石桥街道): the scope tests' cast.
-COMMUNITY_A = "370103002001"
-COMMUNITY_B = "370103002002"
-OTHER_SUBDISTRICT_COMMUNITY = "370103003001"
+COMMUNITY_A = "370103002001"  # 纬一路社区
+COMMUNITY_B = "370103002003"  # 睦和苑社区
+OTHER_SUBDISTRICT_COMMUNITY = "370103003001"  # 春元里社区, 杆石桥街道
 TEST_GRID_COUNT = 480  # about two grids a community: every level present, validation and tiles stay quick
 
 _counter = itertools.count(1)
