@@ -6,7 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from wangge.accounts.roles import CHANGE_AREA, MANAGE_GENERATIONS, VIEW_AREA, VIEW_HISTORY
+from wangge.accounts.roles import CHANGE_AREA, VIEW_AREA, VIEW_HISTORY
 from wangge.core.api import ChangeContextMixin, ScopedReadOnlyViewSet
 from wangge.core.errors import DomainError
 from wangge.core.history import history_of
