@@ -10,8 +10,11 @@ demo: setup
 	$(PY) manage.py load_demo
 	@scripts/serve.sh $(HOST) $(PORT)
 
+# Browser tests run in their own session: a live server needs a transactional database, which is emptied after
+# each test and would take the shared demo district away from the other tests.
 test: setup-test
-	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadfile -m "not browser" $(PYTEST_ARGS)
+	$(PY) -m pytest -m browser $(PYTEST_ARGS)
 
 setup: system python assets db migrate
 setup-test: system-test python assets db migrate

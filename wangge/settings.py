@@ -101,6 +101,9 @@ TEMPLATES = [
 
 DATABASES = {"default": dj_database_url.parse(_database_url(), conn_max_age=60, conn_health_checks=True)}
 DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+if os.environ.get("WANGGE_TEST_DB"):
+    # Lets several test runs share one cluster without sharing a test database.
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["WANGGE_TEST_DB"]}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
