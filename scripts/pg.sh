@@ -68,7 +68,12 @@ start() {
   init
   if ! is_running; then
     if [ "$(id -u)" -eq 0 ]; then touch "$log"; chown postgres "$log"; fi
-    as_owner "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 start >/dev/null
+    if ! as_owner "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 start >/dev/null; then
+      echo "The local PostgreSQL did not start; the end of $log says:" >&2
+      tail -5 "$log" >&2
+      echo "(Port $port busy? Set WANGGE_PG_PORT to another port.)" >&2
+      exit 1
+    fi
   fi
   export PGPASSWORD
   PGPASSWORD=$(cat "$pwfile")
