@@ -236,7 +236,7 @@ def do_create_area(generation, *, actor, code, name, geom, level=None, **values)
 
 @transaction.atomic
 def do_update_area(area, *, actor, geom=None, **values):
-    area = Area.objects.select_for_update().select_related("generation").get(pk=area.pk)
+    area = Area.objects.select_for_update(of=("self",)).select_related("generation").get(pk=area.pk)
     _ensure_editable(area.generation)
     ensure_code_in_scope(actor, CHANGE_AREA, area.code)
     for key, value in _clean_values(values).items():
@@ -254,7 +254,7 @@ def do_update_area(area, *, actor, geom=None, **values):
 @transaction.atomic
 def do_retire_area(area, *, actor):
     """Removes an area from a draft. An area with children must be emptied first."""
-    area = Area.objects.select_for_update().select_related("generation").get(pk=area.pk)
+    area = Area.objects.select_for_update(of=("self",)).select_related("generation").get(pk=area.pk)
     _ensure_editable(area.generation)
     ensure_code_in_scope(actor, CHANGE_AREA, area.code)
     if area.children.exists():
@@ -278,7 +278,7 @@ def _next_free_code(parent):
 def do_split_area(area, *, actor, parts):
     """Splits a leaf area into the given parts (geometries that must tile it). The first part keeps the code;
     the others get the next free codes under the same parent. Returns the areas, first the original."""
-    area = Area.objects.select_for_update().select_related("generation", "parent").get(pk=area.pk)
+    area = Area.objects.select_for_update(of=("self",)).select_related("generation", "parent").get(pk=area.pk)
     _ensure_editable(area.generation)
     ensure_code_in_scope(actor, CHANGE_AREA, area.code)
     if area.level == codes.DISTRICT or area.children.exists():
@@ -309,7 +309,7 @@ def do_split_area(area, *, actor, parts):
 @transaction.atomic
 def do_merge_areas(areas, *, actor):
     """Merges sibling leaf areas into the one with the lowest code; the others leave the draft."""
-    areas = list(Area.objects.select_for_update().select_related("generation")
+    areas = list(Area.objects.select_for_update(of=("self",)).select_related("generation")
                  .filter(pk__in=[a.pk for a in areas]).order_by("code"))
     if len(areas) < 2:
         raise DomainError(_("A merge needs at least two areas."), field="areas")
@@ -339,7 +339,7 @@ def do_merge_areas(areas, *, actor):
 @transaction.atomic
 def do_renumber_grids(community, *, actor):
     """Renumbers a community's grids 001, 002, … west→east within rows, rows north→south. Returns {old: new}."""
-    community = Area.objects.select_for_update().select_related("generation").get(pk=community.pk)
+    community = Area.objects.select_for_update(of=("self",)).select_related("generation").get(pk=community.pk)
     _ensure_editable(community.generation)
     ensure_code_in_scope(actor, CHANGE_AREA, community.code)
     if community.level != codes.COMMUNITY:
