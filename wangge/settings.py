@@ -178,3 +178,6 @@ WANGGE_GEOMETRY_TOLERANCE_M2 = float(os.environ.get("WANGGE_GEOMETRY_TOLERANCE_M
 # Debian 12 ships GDAL 3.6, which cannot block file and network access from spatial references. Our importer
 # only opens uploaded files through GDAL and the machine is offline by design; see docs/import-export.md.
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
+
+# Background jobs (procrastinate, in the same PostgreSQL): each app's jobs live in its jobs.py.
+PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "jobs"

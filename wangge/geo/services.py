@@ -29,7 +29,7 @@ def register_activation_hook(hook):
     return hook
 
 
-def _ensure_may_manage(actor):
+def ensure_may_manage(actor):
     if not actor.is_superuser and not scope_codes(actor, MANAGE_GENERATIONS):
         raise DomainError(_("You may not manage boundary generations."), code="forbidden")
 
@@ -77,7 +77,7 @@ def _link_parents(generation_id):
 @transaction.atomic
 def do_create_draft(*, actor, description="", based_on=None):
     """A new draft generation holding a copy of `based_on` (default: the active generation; empty if none)."""
-    _ensure_may_manage(actor)
+    ensure_may_manage(actor)
     if based_on is None:
         based_on = Generation.objects.filter(state=Generation.State.ACTIVE).first()
     draft = Generation.objects.create(description=description, based_on=based_on, created_by=actor)
@@ -97,7 +97,7 @@ def do_create_draft(*, actor, description="", based_on=None):
 
 @transaction.atomic
 def do_discard_draft(generation, *, actor):
-    _ensure_may_manage(actor)
+    ensure_may_manage(actor)
     _ensure_editable(generation)
     generation.delete()
 
@@ -105,7 +105,7 @@ def do_discard_draft(generation, *, actor):
 @transaction.atomic
 def do_validate_generation(generation, *, actor):
     """Runs every check; a generation with no errors becomes `validated`. Returns the report."""
-    _ensure_may_manage(actor)
+    ensure_may_manage(actor)
     generation = Generation.objects.select_for_update().get(pk=generation.pk)
     _ensure_editable(generation)
     from .validation import validate_generation
@@ -126,7 +126,7 @@ def do_validate_generation(generation, *, actor):
 def do_activate_generation(generation, *, actor, effective_from=None):
     """Makes a validated draft the current generation, atomically; the previous one is retired but stays
     queryable for the dates it was in force. Located records are reassigned by the activation hooks."""
-    _ensure_may_manage(actor)
+    ensure_may_manage(actor)
     generation = Generation.objects.select_for_update().get(pk=generation.pk)
     if generation.state != Generation.State.VALIDATED:
         raise DomainError(

@@ -1,6 +1,6 @@
 from django.db.models import Count
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -14,6 +14,7 @@ from wangge.core.scope import scope_codes
 
 from .. import services
 from ..filters import AreaFilter
+from ..jobs import validate_generation
 from ..lookup import lookup_chain
 from ..models import Area, Generation
 from . import serializers as s
@@ -49,10 +50,16 @@ class GenerationViewSet(ChangeContextMixin, mixins.DestroyModelMixin, viewsets.R
     def perform_destroy(self, instance):
         services.do_discard_draft(instance, actor=self.request.user)
 
-    @extend_schema(request=None, responses={200: s.GenerationDetailSerializer})
+    @extend_schema(request=None, responses={200: s.GenerationDetailSerializer, 202: dict},
+                   parameters=[OpenApiParameter("background", bool, description=_(
+                       "Queue the validation as a job (for city-sized drafts) and answer 202 at once."))])
     @action(detail=True, methods=["post"])
     def validate(self, request, pk=None):
         generation = self.get_object()
+        if request.query_params.get("background") in ("1", "true"):
+            services.ensure_may_manage(request.user)
+            job_id = validate_generation.defer(generation_id=generation.pk, actor_id=request.user.pk)
+            return Response({"job": job_id, "generation": generation.pk}, status=status.HTTP_202_ACCEPTED)
         services.do_validate_generation(generation, actor=request.user)
         return Response(s.GenerationDetailSerializer(self.get_queryset().get(pk=generation.pk)).data)
 
