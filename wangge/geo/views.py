@@ -1,0 +1,119 @@
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.contrib.gis.db.models import Extent
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from wangge.accounts.roles import VIEW_AREA
+from wangge.core.errors import DomainError
+
+from . import codes, tiles
+from .models import Area, Generation
+
+# Browsers may reuse a tile of a frozen (active or retired) generation for this long without asking; after that
+# they revalidate with If-None-Match and get a cheap 304.
+TILE_MAX_AGE = 3600
+
+
+def _error(exc: DomainError) -> JsonResponse:
+    status = 404 if exc.code == "not_found" else 400
+    body = {"code": exc.code, "message": exc.message, "fields": {exc.field: [exc.message]} if exc.field else {}}
+    return JsonResponse({"error": body}, status=status)
+
+
+def _etag_matches(request, etag: str) -> bool:
+    header = request.headers.get("If-None-Match", "")
+    if not header or not etag:
+        return False
+    candidates = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return "*" in candidates or etag in candidates
+
+
+@require_GET
+def tile(request, level, z, x, y):
+    """`/tiles/<level>/<z>/<x>/<y>.pbf[?generation=<id>]`: one level's areas in the user's scope, as MVT.
+
+    200 with the tile; 204 (no body) when no visible area touches it; 304 when If-None-Match still holds;
+    400 for a tile outside the zoom's range or a malformed generation; 404 for an unknown level or generation;
+    401 without a login.
+    """
+    user = request.user
+    if not user.is_authenticated:
+        return JsonResponse({"error": {"code": "not_authenticated", "message": _("Log in to see the map."),
+                                       "fields": {}}}, status=401)
+    try:
+        tiles.parse_level(level)
+        tiles.check_tile(z, x, y)
+        generation = tiles.tile_generation(request.GET.get("generation"))
+    except DomainError as exc:
+        return _error(exc)
+
+    etag = tiles.tile_etag(user, generation, level, z, x, y)
+    if etag and _etag_matches(request, etag):
+        response = HttpResponse(status=304)
+    else:
+        content = tiles.render_tile(user, generation, level, z, x, y)
+        if not etag:
+            etag = tiles.tile_etag(user, generation, level, z, x, y, content)
+        if etag and _etag_matches(request, etag):
+            response = HttpResponse(status=304)
+        elif content:
+            response = HttpResponse(content, content_type=tiles.MEDIA_TYPE)
+        else:
+            response = HttpResponse(status=204)
+    response["ETag"] = etag
+    # A draft's areas still move, so its tiles are revalidated every time; a frozen generation's are kept.
+    max_age = 0 if generation.is_editable else TILE_MAX_AGE
+    response["Cache-Control"] = f"private, max-age={max_age}" if max_age else "private, no-cache"
+    # Another user logging in on the same browser must not get this user's tiles from the browser's cache.
+    response["Vary"] = "Cookie, Authorization"
+    return response
+
+
+def _basemap():
+    """The raster base layer the settings ask for, or None: the default needs no network at all."""
+    choice = settings.WANGGE_BASEMAP
+    if choice == "osm":
+        return {"kind": "osm", "tiles": ["https://tile.openstreetmap.org/{z}/{x}/{y}.png"], "maxzoom": 19,
+                "attribution": "© OpenStreetMap contributors"}
+    if choice == "tianditu" and settings.WANGGE_TIANDITU_KEY:
+        def layer(name):
+            return [f"https://t{n}.tianditu.gov.cn/{name}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+                    f"&LAYER={name}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}"
+                    f"&TILECOL={{x}}&tk={settings.WANGGE_TIANDITU_KEY}" for n in range(8)]
+        return {"kind": "tianditu", "tiles": layer("vec"), "labels": layer("cva"), "maxzoom": 18,
+                "attribution": "© 天地图"}
+    return None
+
+
+@login_required
+def map_page(request):
+    """The grid map: our vector tiles per level, details of a clicked area, search, level switcher."""
+    generation = Generation.objects.filter(state=Generation.State.ACTIVE).first()
+    extent = None
+    if generation is not None:
+        extent = (Area.objects.restrict(request.user, VIEW_AREA).filter(generation=generation)
+                  .aggregate(extent=Extent("geom"))["extent"])
+    config = {
+        "generation": generation.pk if generation else None,
+        # Relative: map.js prefixes the page's origin (MapLibre wants absolute tile URLs).
+        "tiles": "/tiles/{level}/{z}/{x}/{y}.pbf" + (f"?generation={generation.pk}" if generation else ""),
+        "areasUrl": reverse("area-list"),
+        "areaUrl": reverse("area-detail", args=[0]).replace("/0/", "/{id}/"),
+        "lookupUrl": reverse("lookup"),
+        "levels": list(codes.LEVELS),
+        "bounds": list(extent) if extent else None,
+        "basemap": _basemap(),
+        "strings": {
+            "district": _("District"), "subdistrict": _("Subdistrict"), "community": _("Community"),
+            "grid": _("Grid"), "basic": _("basic grid"), "dedicated": _("dedicated grid"),
+            "noResults": _("Nothing found."), "searchFailed": _("The search failed."),
+            "outside": _("No area of yours here."), "loading": _("Loading…"), "area": _("Area"),
+            "code": _("Code"), "name": _("Name"), "kind": _("Kind"), "km2": _("km²"),
+        },
+    }
+    return render(request, "geo/map.html", {"config": config, "has_generation": generation is not None,
+                                            "levels": [(level, config["strings"][level]) for level in codes.LEVELS]})
