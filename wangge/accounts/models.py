@@ -1,17 +1,58 @@
 import hashlib
 
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from wangge.core.changelog import track_changes
+from wangge.core.scope import EVERYWHERE, scope_codes
 
 area_code_validator = RegexValidator(
     r"^(\d{6}|\d{9}|\d{12}|\d{15})$", _("An area code has 6, 9, 12 or 15 digits.")
 )
+
+
+def _code_prefix_q(field, codes):
+    query = Q()
+    for prefix in codes:
+        query |= Q(**{f"{field}__startswith": prefix})
+    return query
+
+
+class UserQuerySet(models.QuerySet):
+    def restrict(self, user, action):
+        """Users `user` may `action` (e.g. manage): those holding at least one assignment inside its scope.
+
+        Users are not area-scoped rows themselves, so their place is the union of their assignments; a user with
+        no assignment at all is visible to superusers only.
+        """
+        codes = scope_codes(user, action)
+        if codes is EVERYWHERE:
+            return self
+        if not codes:
+            return self.none()
+        inside = AreaAssignment.objects.filter(_code_prefix_q("area_code", codes), user=OuterRef("pk"))
+        return self.filter(Exists(inside))
+
+
+class UserManager(DjangoUserManager.from_queryset(UserQuerySet)):
+    pass
+
+
+class AreaAssignmentQuerySet(models.QuerySet):
+    def restrict(self, user, action):
+        """Assignments whose area lies inside `user`'s scope for `action`."""
+        codes = scope_codes(user, action)
+        if codes is EVERYWHERE:
+            return self
+        if not codes:
+            return self.none()
+        return self.filter(_code_prefix_q("area_code", codes))
 
 
 @track_changes(exclude=["password", "last_login"])
@@ -22,6 +63,8 @@ class User(AbstractUser):
     failed_logins = models.PositiveIntegerField(default=0, editable=False)
     first_failed_login_at = models.DateTimeField(null=True, blank=True, editable=False)
     locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+
+    objects = UserManager()
 
     class Meta:
         verbose_name = _("user")
@@ -78,6 +121,8 @@ class AreaAssignment(models.Model):
     area_code = models.CharField(_("area code"), max_length=15, validators=[area_code_validator], db_index=True)
     role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="assignments")
 
+    objects = AreaAssignmentQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("area assignment")
         verbose_name_plural = _("area assignments")
@@ -115,3 +160,32 @@ class ApiKey(models.Model):
     def is_usable(self, now=None):
         now = now or timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class LoginThrottle(models.Model):
+    """Failed logins for usernames that do not exist, counted like a user's own, so that from the outside an
+    unknown username fails, and locks, exactly as a known one does (no probing for who has an account).
+
+    Keyed by a hash of the attempted name: people sometimes type a password into the username field.
+    Not in the change log: it is attack noise, not a change to anyone's data.
+    """
+
+    key = models.CharField(max_length=64, unique=True)
+    failed_logins = models.PositiveIntegerField(default=0)
+    first_failed_login_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("login throttle")
+        verbose_name_plural = _("login throttles")
+
+    def __str__(self):
+        return f"{self.key[:12]}… ({self.failed_logins})"
+
+    @staticmethod
+    def key_for(username: str) -> str:
+        return hashlib.sha256(username.strip().lower().encode()).hexdigest()
+
+    def is_locked(self, now=None):
+        return self.locked_until is not None and self.locked_until > (now or timezone.now())

@@ -6,12 +6,14 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from wangge.core.errors import DomainError
-from wangge.core.scope import ensure_code_in_scope
+from wangge.core.scope import code_in_scope, ensure_code_in_scope, scope_codes
 
-from .models import ApiKey, AreaAssignment, Role, User, hash_api_key
+from .models import ApiKey, AreaAssignment, LoginThrottle, Role, User, hash_api_key
 from .roles import MANAGE_USERS
 
 
@@ -22,9 +24,11 @@ def do_record_login_failure(user: User) -> None:
     user = User.objects.select_for_update().get(pk=user.pk)
     window = timedelta(seconds=settings.WANGGE_LOGIN_FAILURE_WINDOW_SECONDS)
     if user.first_failed_login_at is None or now - user.first_failed_login_at > window:
-        user.failed_logins = 0
+        # A new window starts with this failure (F() below would add to the old count kept in the row).
+        user.failed_logins = 1
         user.first_failed_login_at = now
-    user.failed_logins = F("failed_logins") + 1
+    else:
+        user.failed_logins = F("failed_logins") + 1
     user.save(update_fields=["failed_logins", "first_failed_login_at"])
     user.refresh_from_db(fields=["failed_logins"])
     if user.failed_logins >= settings.WANGGE_LOGIN_MAX_FAILURES:
@@ -41,7 +45,7 @@ def do_record_login_success(user: User) -> None:
 
 @transaction.atomic
 def do_unlock_user(user: User, *, actor: User) -> None:
-    ensure_may_manage(actor)
+    ensure_may_manage_user(actor, user)
     User.objects.filter(pk=user.pk).update(failed_logins=0, first_failed_login_at=None, locked_until=None)
 
 
@@ -50,12 +54,21 @@ def ensure_may_manage(actor: User) -> None:
         raise DomainError("You may not manage users.", code="forbidden")
 
 
+def ensure_may_manage_user(actor: User, user: User) -> None:
+    """A manager acts only on users inside its scope; anyone else is answered as if missing (404)."""
+    ensure_may_manage(actor)
+    if not User.objects.restrict(actor, MANAGE_USERS).filter(pk=user.pk).exists():
+        raise Http404
+
+
 @transaction.atomic
 def do_create_api_key(user: User, name: str, *, actor: User, expires_at=None) -> tuple[ApiKey, str]:
     """Returns the key row and the raw key, which is shown once and never stored."""
-    ensure_may_manage(actor)
+    ensure_may_manage_user(actor, user)
     if not name.strip():
         raise DomainError("A key needs a name.", field="name")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise DomainError(_("The expiry must lie in the future."), field="expires_at")
     prefix = secrets.token_hex(6)
     raw = f"wg_{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey.objects.create(user=user, name=name.strip(), prefix=prefix, key_hash=hash_api_key(raw),
@@ -65,20 +78,66 @@ def do_create_api_key(user: User, name: str, *, actor: User, expires_at=None) ->
 
 @transaction.atomic
 def do_revoke_api_key(key: ApiKey, *, actor: User) -> None:
-    ensure_may_manage(actor)
+    ensure_may_manage_user(actor, key.user)
     ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
 @transaction.atomic
 def do_assign_area(user: User, area_code: str, role_slug: str, *, actor: User) -> AreaAssignment:
-    """Gives `user` a role over an area; the actor can only hand out areas inside its own scope."""
+    """Gives `user` a role over an area; the actor can only hand out areas inside its own scope, to users it
+    manages (or who have no assignment yet), and only roles whose actions it holds there itself."""
     ensure_may_manage(actor)
+    if user.assignments.exists():
+        ensure_may_manage_user(actor, user)
     ensure_code_in_scope(actor, MANAGE_USERS, area_code)
     try:
         role = Role.objects.get(slug=role_slug)
     except Role.DoesNotExist as exc:
         raise DomainError(f"Unknown role {role_slug!r}.", field="role") from exc
+    # Least privilege: nobody can hand out more than they hold, or an admin of a subdistrict could mint
+    # a role with actions (e.g. ingest) that nobody gave them.
+    missing = [action for action in role.actions if not code_in_scope(area_code, scope_codes(actor, action))]
+    if missing:
+        raise DomainError(_("You cannot grant a role with actions you do not hold there: %(actions)s.")
+                          % {"actions": ", ".join(missing)}, field="role", code="forbidden")
     assignment = AreaAssignment(user=user, area_code=area_code, role=role)
     assignment.full_clean(exclude=["user", "role"])
-    assignment, _ = AreaAssignment.objects.get_or_create(user=user, area_code=area_code, role=role)
+    assignment, _created = AreaAssignment.objects.get_or_create(user=user, area_code=area_code, role=role)
     return assignment
+
+
+@transaction.atomic
+def do_remove_assignment(assignment: AreaAssignment, *, actor: User) -> None:
+    """Takes a role over an area away; only for an area inside the actor's own scope."""
+    ensure_may_manage(actor)
+    ensure_code_in_scope(actor, MANAGE_USERS, assignment.area_code)
+    AreaAssignment.objects.filter(pk=assignment.pk).delete()
+
+
+# Unknown usernames ---------------------------------------------------------------------------------------------
+
+def unknown_username_locked(username: str) -> bool:
+    throttle = LoginThrottle.objects.filter(key=LoginThrottle.key_for(username)).first()
+    return throttle is not None and throttle.is_locked()
+
+
+@transaction.atomic
+def do_record_unknown_login_failure(username: str) -> bool:
+    """Counts a failed login for a username that has no account, by the same rule as do_record_login_failure,
+    so that an unknown name locks after the same number of tries. Returns whether it is now locked."""
+    now = timezone.now()
+    window = timedelta(seconds=settings.WANGGE_LOGIN_FAILURE_WINDOW_SECONDS)
+    lock = timedelta(seconds=settings.WANGGE_LOGIN_LOCK_SECONDS)
+    # Rows nobody has tried for a while carry no state worth keeping.
+    LoginThrottle.objects.filter(updated_at__lt=now - max(window, lock)).delete()
+    throttle, _created = LoginThrottle.objects.select_for_update().get_or_create(key=LoginThrottle.key_for(username))
+    if throttle.first_failed_login_at is None or now - throttle.first_failed_login_at > window:
+        throttle.failed_logins = 0
+        throttle.first_failed_login_at = now
+    throttle.failed_logins += 1
+    if throttle.failed_logins >= settings.WANGGE_LOGIN_MAX_FAILURES:
+        throttle.locked_until = now + lock
+        throttle.failed_logins = 0
+        throttle.first_failed_login_at = None
+    throttle.save()
+    return throttle.is_locked(now)
