@@ -55,3 +55,50 @@ def assert_cross_scope_denied(client, user, url, *, method="get", data=None, all
         f"{method.upper()} {url} as {user.username} answered {response.status_code}, expected {expected}: "
         f"{response.content[:300]!r}")
     return response
+
+
+_openapi = None
+
+
+def _schema():
+    global _openapi
+    if _openapi is None:
+        from drf_spectacular.generators import SchemaGenerator
+
+        _openapi = SchemaGenerator().get_schema(request=None, public=True)
+    return _openapi
+
+
+def _as_json_schema(node):
+    """OpenAPI 3.0 → JSON Schema: `nullable: true` becomes a null type; $refs stay, resolved by the registry."""
+    if isinstance(node, list):
+        return [_as_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _as_json_schema(value) for key, value in node.items()}
+    if node.pop("nullable", False):
+        if "type" in node:
+            node["type"] = [node["type"], "null"] if isinstance(node["type"], str) else [*node["type"], "null"]
+        elif "$ref" in node or "allOf" in node or "oneOf" in node:
+            node = {"oneOf": [{"type": "null"}, node]}
+    return node
+
+
+def assert_matches_schema(response, path, method="get"):
+    """The response body conforms to what our OpenAPI schema promises for `path` (as written in the schema,
+    e.g. "/api/v1/geo/areas/{id}/") and `method`, for the response's status code."""
+    import jsonschema
+
+    schema = _schema()
+    operation = schema["paths"][path][method.lower()]
+    responses = operation["responses"]
+    spec = responses.get(str(response.status_code))
+    assert spec is not None, f"{response.status_code} is not a documented response of {method.upper()} {path}"
+    content = spec.get("content", {}).get("application/json")
+    if content is None:
+        return
+    document = _as_json_schema({"components": schema.get("components", {})})
+    # Embedding the components beside the body schema lets "#/components/…" references resolve.
+    body_schema = {**_as_json_schema(content["schema"]), "components": document["components"]}
+    jsonschema.validate(response.json(), body_schema)
+

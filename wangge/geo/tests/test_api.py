@@ -6,6 +6,7 @@ from wangge.core.testing import (
     COMMUNITY_B,
     OTHER_SUBDISTRICT_COMMUNITY,
     assert_cross_scope_denied,
+    assert_matches_schema,
     make_superuser,
     make_user,
 )
@@ -24,6 +25,7 @@ def test_lookup_returns_the_full_chain_for_a_point_inside_a_grid(client, distric
     point = grid.label_point
     response = client.get(reverse("lookup"), {"lon": point.x, "lat": point.y})
     assert response.status_code == 200
+    assert_matches_schema(response, "/api/v1/geo/lookup")
     chain = response.json()["chain"]
     assert [link["level"] for link in chain] == ["district", "subdistrict", "community", "grid"]
     assert [link["code"] for link in chain] == ["370103", "370103002", COMMUNITY_A, grid.code]
@@ -63,6 +65,7 @@ def test_lookup_hides_grids_outside_the_users_scope(client, district):
 def test_area_list_is_restricted_to_the_scope_and_its_ancestors(client, district):
     client.force_login(make_user("community_staff", COMMUNITY_A))
     response = client.get(reverse("area-list"), {"page_size": 1000})
+    assert_matches_schema(response, "/api/v1/geo/areas/")
     codes = {row["code"] for row in response.json()["results"]}
     assert {"370103", "370103002", COMMUNITY_A} <= codes
     assert all(c.startswith(COMMUNITY_A) or COMMUNITY_A.startswith(c) for c in codes)
@@ -86,3 +89,21 @@ def test_schema_is_served(client, district):
     response = client.get("/api/schema/")
     assert response.status_code == 200
     assert b"/api/v1/geo/lookup" in response.content
+
+
+def test_area_detail_matches_the_schema_and_carries_geojson(client, district):
+    grid = _grid(district, COMMUNITY_A)
+    client.force_login(make_user("grid_worker", grid.code))
+    response = client.get(reverse("area-detail", args=[grid.pk]))
+    assert response.status_code == 200
+    assert_matches_schema(response, "/api/v1/geo/areas/{id}/")
+    body = response.json()
+    assert body["code"] == grid.code and body["geom"]["type"] == "MultiPolygon"
+    assert body["parent_code"] == COMMUNITY_A
+
+
+def test_generation_detail_matches_the_schema(client, district):
+    client.force_login(make_superuser())
+    response = client.get(reverse("generation-detail", args=[district.pk]))
+    assert_matches_schema(response, "/api/v1/geo/generations/{id}/")
+    assert response.json()["state"] == "active" and response.json()["effective_from"] == "2024-01-01"
