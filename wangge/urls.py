@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 api_v1 = [
     path("geo/", include("wangge.geo.api.urls")),
     path("accounts/", include("wangge.accounts.api.urls")),
+    path("history/", include("wangge.core.history_api")),
 ]
 
 urlpatterns = [
@@ -14,5 +15,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("wangge.accounts.urls")),
+    path("", include("wangge.core.urls")),
     path("", include("wangge.geo.urls")),
 ]
