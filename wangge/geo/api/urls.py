@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import views
+from . import transfer, views
 
 router = SimpleRouter()
 router.register("generations", views.GenerationViewSet, basename="generation")
@@ -9,5 +9,7 @@ router.register("areas", views.AreaViewSet, basename="area")
 
 urlpatterns = [
     path("lookup", views.LookupView.as_view(), name="lookup"),
+    path("generations/<int:pk>/import", transfer.GenerationImportView.as_view(), name="generation-import"),
+    path("generations/<int:pk>/export", transfer.GenerationExportView.as_view(), name="generation-export"),
     *router.urls,
 ]
