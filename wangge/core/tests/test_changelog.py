@@ -1,11 +1,16 @@
+from datetime import timedelta
+from io import StringIO
+
 import pghistory
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
 from wangge.accounts.models import AreaAssignment, Role
 from wangge.accounts.services import do_create_api_key
-from wangge.core.history import history_of
+from wangge.core.history import event_models_of, history_of
 from wangge.core.testing import (
     COMMUNITY_A,
     COMMUNITY_B,
@@ -192,3 +197,22 @@ def test_a_deleted_rows_history_is_for_superusers_only(client, district):
     assert [row["label"] for row in body["results"]] == ["insert", "delete"]
     assert body["results"][-1]["request_id"] == "req-del-1"
     assert body["results"][-1]["changes"]["area_code"] == [COMMUNITY_A, None]
+
+
+def test_prune_keeps_six_months_and_deletes_what_is_older(district):
+    grid = _grids(district, COMMUNITY_A).first()
+    with pghistory.context(request_id="req-old"):
+        Area.objects.filter(pk=grid.pk).update(notes="long ago")
+    with pghistory.context(request_id="req-recent"):
+        Area.objects.filter(pk=grid.pk).update(notes="recently")
+    event_model = event_models_of(Area)[0]
+    old = event_model.objects.filter(pgh_obj_id=grid.pk, notes="long ago")
+    old.update(pgh_created_at=timezone.now() - timedelta(days=250))
+
+    with pytest.raises(CommandError):
+        call_command("prune_changelog", "--older-than-days", "90", stdout=StringIO())
+    call_command("prune_changelog", "--older-than-days", "240", "--dry-run", stdout=StringIO())
+    assert old.exists()
+    call_command("prune_changelog", stdout=StringIO())  # default: 200 days
+    assert not old.exists()
+    assert [row["request_id"] for row in _updates(history_of(grid), "notes")] == ["req-recent"]
