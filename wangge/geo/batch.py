@@ -165,19 +165,21 @@ def parse_json(text, *, source="points"):
     if not isinstance(body, list):
         raise DomainError(_('Send a list of points: [{"id": …, "lon": …, "lat": …}, …].'), field=source)
     _too_many(len(body), source)
-    not_objects = [i for i, row in enumerate(body) if type(row) is not dict]
+    not_objects = {i for i, row in enumerate(body) if type(row) is not dict}
     rows = body
     if not_objects:
-        rows = [row if type(row) is dict else {} for row in body]
+        # Such a row has nothing else to complain about: its only error is not being an object.
+        rows = [row if type(row) is dict else {"lon": 0, "lat": 0} for row in body]
     ids = [row.get("id") for row in rows]
     id_errors = []
     bad_ids = set(not_objects)
     if not set(map(type, ids)) <= {str, int}:
         bad_ids.update(i for i, value in enumerate(ids) if type(value) not in (str, int))
     for i in sorted(bad_ids):
-        message = (_("Each point must be an object with id, lon and lat.") if i in not_objects
-                   else _("Each point needs an id (text or a whole number)."))
-        id_errors.append(_error(i + 1, ids[i], "id", message))
+        if i in not_objects:
+            id_errors.append(_error(i + 1, None, "row", _("Each point must be an object with id, lon and lat.")))
+        else:
+            id_errors.append(_error(i + 1, ids[i], "id", _("Each point needs an id (text or a whole number).")))
     lon_values = [row.get("lon") for row in rows]
     lat_values = [row.get("lat") for row in rows]
     return _build(ids, lon_values, lat_values, id_errors, strict_numbers=True, crs=crs)
@@ -311,7 +313,7 @@ class Assignment:
         reason in the last column, so one file carries the whole answer."""
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow((*OUTPUT_COLUMNS, "error"))
-        writer.writerows(zip(*self.columns(), strict=True))
+        writer.writerows(zip(*self.columns(), itertools.repeat(""), strict=False))
         blank = ("",) * (len(OUTPUT_COLUMNS) - 1)
         writer.writerows((error["id"], *blank, _("row %(row)d, %(field)s: %(message)s") % error)
                          for error in self.points.errors)
