@@ -95,8 +95,10 @@ def map_page(request):
     generation = Generation.objects.filter(state=Generation.State.ACTIVE).first()
     extent = None
     if generation is not None:
-        extent = (Area.objects.restrict(request.user, VIEW_AREA).filter(generation=generation)
-                  .aggregate(extent=Extent("geom"))["extent"])
+        # Open on the user's own grids: their scope also holds the ancestors (a whole district) for context.
+        visible = Area.objects.restrict(request.user, VIEW_AREA).filter(generation=generation)
+        extent = (visible.filter(level=codes.GRID).aggregate(extent=Extent("geom"))["extent"]
+                  or visible.aggregate(extent=Extent("geom"))["extent"])
     config = {
         "generation": generation.pk if generation else None,
         # Relative: map.js prefixes the page's origin (MapLibre wants absolute tile URLs).
@@ -111,8 +113,8 @@ def map_page(request):
             "district": _("District"), "subdistrict": _("Subdistrict"), "community": _("Community"),
             "grid": _("Grid"), "basic": _("basic grid"), "dedicated": _("dedicated grid"),
             "noResults": _("Nothing found."), "searchFailed": _("The search failed."),
-            "outside": _("No area of yours here."), "loading": _("Loading…"), "area": _("Area"),
-            "code": _("Code"), "name": _("Name"), "kind": _("Kind"), "km2": _("km²"),
+            "outside": _("No area of yours here."), "loading": _("Loading…"), "size": _("Size"),
+            "code": _("Code"), "kind": _("Kind"), "dedicatedTo": _("Dedicated to"), "km2": _("km²"),
         },
     }
     return render(request, "geo/map.html", {"config": config, "has_generation": generation is not None,
