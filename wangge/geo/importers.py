@@ -390,8 +390,8 @@ def _read_geometry(row, feature, *, crs, repair):
         if ogr_geometry.empty:
             row.problem("geometry", _("The geometry is empty."))
             return
-        ogr_geometry.coord_dim = 2
-        geometry = GEOSGeometry(bytes(ogr_geometry.wkb))
+        ogr_geometry.set_3d(False)  # heights play no part in a boundary
+        geometry = GEOSGeometry(ogr_geometry.wkb)
     except (GDALException, GEOSException, ValueError):
         row.problem("geometry", _("The geometry of type %(type)s cannot be read.") % {"type": ogr_geometry.geom_name})
         return

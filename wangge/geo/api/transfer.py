@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -120,8 +121,20 @@ class GenerationImportView(ChangeContextMixin, APIView):
         return Response(report)
 
 
+class _NoFormatOverride:
+    URL_FORMAT_OVERRIDE = None
+
+
+class FileFormatNegotiation(DefaultContentNegotiation):
+    """Here `?format=` names the export's file format, not one of DRF's renderers (which would answer 404)."""
+
+    settings = _NoFormatOverride()
+
+
 class GenerationExportView(ChangeContextMixin, APIView):
     """Download a generation's areas (those in your scope) as GeoJSON or GeoPackage."""
+
+    content_negotiation_class = FileFormatNegotiation
 
     @extend_schema(
         parameters=[ExportQuerySerializer],
