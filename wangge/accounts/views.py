@@ -54,7 +54,9 @@ class LockoutAuthenticationForm(AuthenticationForm):
 class LoginView(auth_views.LoginView):
     form_class = LockoutAuthenticationForm
     template_name = "accounts/login.html"
-    redirect_authenticated_user = True
+    # Not redirecting signed-in users: a page they may not open (e.g. /admin/ for non-staff) sends them here with
+    # ?next= pointing back at it, which would loop. They see the form and may sign in as someone else.
+    redirect_authenticated_user = False
 
 
 class LogoutView(auth_views.LogoutView):

@@ -188,3 +188,21 @@ def test_a_wrong_old_password_is_refused(client, db):
                            {"old_password": "Not-the-old-1", "new_password1": new, "new_password2": new})
     assert response.status_code == 200
     assert "old_password" in response.context["form"].errors
+
+
+def test_the_admin_logs_in_through_the_same_lockout_page(client, db):
+    response = client.get("/admin/", follow=True)
+    assert response.redirect_chain[-1][0] == f"{LOGIN}?next=%2Fadmin%2F"
+    root = User.objects.create(username="admin-root", is_staff=True, is_superuser=True)
+    root.set_password(PASSWORD)
+    root.save()
+    response = client.post(f"{LOGIN}?next=/admin/", {"username": "admin-root", "password": PASSWORD})
+    assert response["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+
+
+def test_a_signed_in_non_staff_user_is_not_sent_round_in_circles_by_the_admin(client, db):
+    client.force_login(make_user())
+    response = client.get("/admin/", follow=True)
+    assert response.status_code == 200
+    assert response.request["PATH_INFO"] == LOGIN
