@@ -274,14 +274,28 @@ def assign_arrays(lon, lat, *, crs="wgs84", user=None):
     return index, found
 
 
+def _grid_table(index):
+    """Per grid of the index: code, name, community and subdistrict code, each with a trailing None so that
+    position -1 (unmatched) reads None. The derived codes are prefixes of the grid code."""
+    if index is None:
+        return {column: np.array([None], dtype=object) for column in OUTPUT_COLUMNS[3:]}
+    community = [code[: codes.CODE_LENGTH[codes.COMMUNITY]] for code in index.codes]
+    subdistrict = [code[: codes.CODE_LENGTH[codes.SUBDISTRICT]] for code in index.codes]
+    columns = zip(OUTPUT_COLUMNS[3:], (index.codes, index.names, community, subdistrict), strict=True)
+    return {column: np.append(np.asarray(values, dtype=object), None) for column, values in columns}
+
+
 @dataclass
 class Assignment:
     points: Points
     crs: str
     generation_id: int | None
     found: np.ndarray  # position in the index's grid table, -1 when unmatched
-    grid_codes: np.ndarray  # per point; None when unmatched
-    grid_names: np.ndarray
+    table: dict  # from _grid_table
+
+    @property
+    def grid_codes(self):
+        return self.table["grid_code"][self.found]
 
     @property
     def matched(self):
@@ -292,12 +306,9 @@ class Assignment:
         return self.points.ids[self.found < 0].tolist()
 
     def columns(self):
-        """The output columns as lists, in OUTPUT_COLUMNS order; the derived codes are prefixes of the grid code."""
-        grid_codes = self.grid_codes.tolist()
-        community = [code[: codes.CODE_LENGTH[codes.COMMUNITY]] if code else None for code in grid_codes]
-        subdistrict = [code[: codes.CODE_LENGTH[codes.SUBDISTRICT]] if code else None for code in grid_codes]
-        return [self.points.ids.tolist(), self.points.lon.tolist(), self.points.lat.tolist(), grid_codes,
-                self.grid_names.tolist(), community, subdistrict]
+        """The output columns as lists, in OUTPUT_COLUMNS order."""
+        return [self.points.ids.tolist(), self.points.lon.tolist(), self.points.lat.tolist(),
+                *(self.table[column][self.found].tolist() for column in OUTPUT_COLUMNS[3:])]
 
     def summary(self):
         return {"generation": self.generation_id, "crs": self.crs, "count": len(self.points),
@@ -324,11 +335,5 @@ def assign_points(points, *, crs=None, user=None):
     crs = crs or points.crs or "wgs84"
     crs = crs.lower() if isinstance(crs, str) else crs
     index, found = assign_arrays(points.lon, points.lat, crs=crs, user=user)
-    grid_codes = np.full(len(found), None, dtype=object)
-    grid_names = np.full(len(found), None, dtype=object)
-    matched = found >= 0
-    if index is not None:
-        grid_codes[matched] = index.codes[found[matched]]
-        grid_names[matched] = index.names[found[matched]]
     return Assignment(points=points, crs=crs, generation_id=index.generation_id if index else None, found=found,
-                      grid_codes=grid_codes, grid_names=grid_names)
+                      table=_grid_table(index))

@@ -24,7 +24,7 @@ _lock = threading.Lock()
 _index = None
 
 # About this many cells across a typical grid: finer means more pure cells but a bigger raster to build.
-_CELLS_PER_GRID = 10
+_CELLS_PER_GRID = 16
 _MAX_CELLS = 4_000_000
 # Cells are widened by this much (degrees, ~0.1 mm) when classified, so a point that rounding puts in the
 # neighbouring cell is still answered correctly.
