@@ -58,10 +58,11 @@ def do_import_areas(generation, path_or_file, *, actor, mapping=None, level=ALL_
     if not rows:
         raise DomainError(_("The layer holds no features."), field="file", code="empty_file")
     existing = _existing_areas(generation, rows, lock=commit)
-    _check_against_draft(rows, existing, actor)
+    in_scope = _check_against_draft(rows, existing, actor)
 
     problems = [problem.as_dict() for row in rows for problem in row.problems]
-    to_update = [row for row in rows if row.code in existing]
+    # Counted over the actor's own codes only, so a report never tells whether a code outside their scope exists.
+    to_update = [row for row in in_scope if row.code in existing]
     report = {
         "generation": generation.pk,
         "driver": contents.driver,
@@ -70,7 +71,7 @@ def do_import_areas(generation, path_or_file, *, actor, mapping=None, level=ALL_
         "level": level,
         "crs": crs.lower(),
         "features": len(rows),
-        "create": len(rows) - len(to_update),
+        "create": len(in_scope) - len(to_update),
         "update": len(to_update),
         "committed": False,
         "problem_count": len(problems),
@@ -99,7 +100,9 @@ def _existing_areas(generation, rows, *, lock):
 
 
 def _check_against_draft(rows, existing, actor):
+    """Records each row's problems with the draft and the actor's scope; returns the rows inside the scope."""
     in_file = {row.code: row for row in rows if row.level}
+    in_scope = []
     for row in rows:
         if not row.code:
             continue
@@ -109,11 +112,13 @@ def _check_against_draft(rows, existing, actor):
             row.problem("code", _("The code %(code)s is outside your scope; you may not change it.")
                         % {"code": row.code})
             continue
+        in_scope.append(row)
         # The parent may come anywhere in the file: parents are linked after every row is written.
         if row.level and row.level != codes.DISTRICT and row.parent_code not in existing \
                 and row.parent_code not in in_file:
             row.problem("code", _("There is no parent area %(parent)s in this generation or in the file.")
                         % {"parent": row.parent_code})
+    return in_scope
 
 
 def _write(generation, rows, existing):

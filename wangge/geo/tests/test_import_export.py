@@ -399,21 +399,27 @@ def test_api_missing_mapping_attribute_names_the_mapping_field(client, draft, ad
 def test_a_community_user_cannot_import_into_another_community(tmp_path, client, draft, community_a_corner):
     lon, lat = community_a_corner
     user = make_user("community_staff", COMMUNITY_A)
+    grid_b = Area.objects.filter(generation=draft, parent__code=COMMUNITY_B).order_by("code").first()
     path = write_geojson(tmp_path / "mixed.geojson", [
         ({"code": NEW_GRID, "name": "本社区网格"}, square(lon, lat)),
-        ({"code": f"{COMMUNITY_B}901", "name": "别的社区网格"}, square(lon + 0.002, lat)),
+        ({"code": grid_b.code, "name": "改别人的网格"}, square(lon + 0.002, lat)),
     ])
     with pytest.raises(ImportRejected) as caught:
         do_import_areas(draft, path, actor=user, level="grid", commit=True)
-    assert [(p["index"], p["code"]) for p in caught.value.report["problems"]] == [(1, f"{COMMUNITY_B}901")]
-    assert "outside your scope" in caught.value.report["problems"][0]["reason"]
-    assert not Area.objects.filter(generation=draft, code__in=[NEW_GRID, f"{COMMUNITY_B}901"]).exists()
+    report = caught.value.report
+    assert [(p["index"], p["code"]) for p in report["problems"]] == [(1, grid_b.code)]
+    assert "outside your scope" in report["problems"][0]["reason"]
+    # The counts do not reveal that the other community's grid exists.
+    assert (report["create"], report["update"]) == (1, 0)
+    assert not Area.objects.filter(generation=draft, code=NEW_GRID).exists()
+    assert Area.objects.get(pk=grid_b.pk).name == grid_b.name
 
     client.force_login(user)
     with path.open("rb") as upload:
         response = client.post(reverse("generation-import", args=[draft.pk]), {"file": upload, "commit": "true"})
     assert response.status_code == 400
-    assert not Area.objects.filter(generation=draft, code__in=[NEW_GRID, f"{COMMUNITY_B}901"]).exists()
+    assert not Area.objects.filter(generation=draft, code=NEW_GRID).exists()
+    assert Area.objects.get(pk=grid_b.pk).geom == grid_b.geom
 
     # Its own community alone is fine: the refusal above was about the other community's feature.
     own = write_geojson(tmp_path / "own.geojson", [({"code": NEW_GRID, "name": "本社区网格"}, square(lon, lat))])
