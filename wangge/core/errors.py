@@ -13,12 +13,15 @@ from rest_framework.views import exception_handler
 
 
 class DomainError(Exception):
-    """A rule a service refuses to break. `field` names the input at fault when there is one."""
+    """A rule a service refuses to break. `field` names the input at fault when there is one.
 
-    status_code = 400
+    Answers 400, or 403 when the code is "forbidden" (the actor lacks the permission altogether; reaching
+    something outside one's scope is a 404 instead, raised by the scope checks).
+    """
 
     def __init__(self, message, *, field=None, code="invalid", details=None):
         super().__init__(message)
+        self.status_code = 403 if code == "forbidden" else 400
         self.message = str(message)
         self.field = field
         self.code = code

@@ -45,7 +45,7 @@ class ScopedQuerySet(models.QuerySet):
             return self
         if not codes:
             return self.none()
-        return self.filter(self.model.scope_q(codes))
+        return self.filter(self.model.scope_q(codes, action))
 
     def get_for(self, user, action, **lookup):
         """One row the user may act on, else Http404 — the same answer for missing and forbidden."""
@@ -64,7 +64,7 @@ class ScopedModel(models.Model):
         abstract = True
 
     @classmethod
-    def scope_q(cls, codes):
+    def scope_q(cls, codes, action=None):
         query = Q()
         for prefix in codes:
             query |= Q(**{f"{cls.scope_field}__startswith": prefix})

@@ -3,6 +3,7 @@ from django.contrib.gis.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from wangge.accounts.roles import VIEW_AREA
 from wangge.core.changelog import track_changes
 from wangge.core.scope import ScopedModel, ScopedQuerySet
 
@@ -122,9 +123,12 @@ class Area(ScopedModel):
         super().save(*args, **kwargs)
 
     @classmethod
-    def scope_q(cls, scope_codes):
-        """Own subtree, plus the ancestors of each assigned area: a community worker knows its own district."""
-        query = super().scope_q(scope_codes)
+    def scope_q(cls, scope_codes, action=None):
+        """Own subtree; for viewing, also the ancestors of each assigned area (a community worker knows its own
+        district's outline and name). Every other action — history, edits — stays inside the subtree."""
+        query = super().scope_q(scope_codes, action)
+        if action != VIEW_AREA:
+            return query
         ancestors = {ancestor for code in scope_codes for ancestor in codes.ancestor_codes(code)}
         if ancestors:
             query |= Q(code__in=sorted(ancestors))

@@ -66,6 +66,7 @@ class AssignmentViewSet(ChangeContextMixin, mixins.CreateModelMixin, mixins.Dest
 
     @extend_schema(request=s.AssignmentCreateSerializer, responses={201: s.AssignmentSerializer})
     def create(self, request):
+        services.ensure_may_manage(request.user)  # no permission at all: 403 before anything is looked up
         data = s.AssignmentCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = _target_user(request.user, data.validated_data["user"])

@@ -174,7 +174,7 @@ def test_a_community_user_cannot_manage_generations_or_edit_another_community(cl
     worker = make_user("community_staff", COMMUNITY_A)
     client.force_login(worker)
     response = client.post(reverse("generation-list"), {}, content_type="application/json")
-    assert response.status_code == 400 and response.json()["error"]["code"] == "forbidden"
+    assert response.status_code == 403 and response.json()["error"]["code"] == "forbidden"
     other = _grids(draft, COMMUNITY_B)[0]
     response = client.patch(reverse("area-detail", args=[other.pk]), {"name": "x"}, content_type="application/json")
     assert response.status_code == 404

@@ -31,4 +31,4 @@ def test_background_validation_is_refused_without_the_permission(client, distric
     draft = services.do_create_draft(actor=make_superuser())
     client.force_login(make_user("community_staff", COMMUNITY_A))
     response = client.post(reverse("generation-validate", args=[draft.pk]) + "?background=1")
-    assert response.status_code == 400 and response.json()["error"]["code"] == "forbidden"
+    assert response.status_code == 403 and response.json()["error"]["code"] == "forbidden"
