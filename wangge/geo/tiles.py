@@ -16,9 +16,10 @@ polygon that collapses below a pixel is dropped anyway (docs/map.md).
 import hashlib
 import math
 
-from django.contrib.gis.geos import Polygon
+from django.contrib.gis.db.models import GeometryField
 from django.db import connection
-from django.db.models import F, FloatField, Func
+from django.db.models import BigIntegerField, F, FloatField, Func
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
 from wangge.accounts.roles import VIEW_AREA
@@ -34,7 +35,6 @@ BUFFER = 64  # units of clipping margin, so outlines do not show seams at tile e
 # Half of a Web Mercator pixel (at 512 px per tile) at zoom 0, in metres. Simplifying by half a screen pixel keeps
 # neighbours' shared edges visually closed while dropping the vertices nobody can see at low zoom.
 _HALF_PIXEL_Z0 = 2 * math.pi * 6378137 / 512 / 2
-_WORLD_HALF = math.pi * 6378137
 # Bump when the attributes or the geometry treatment change, so browsers drop tiles cached under the old scheme.
 SCHEME_VERSION = 1
 MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
@@ -57,40 +57,34 @@ def check_tile(z: int, x: int, y: int) -> None:
                               % {"name": name, "value": value, "last": size - 1, "z": z}, field=name)
 
 
-def tile_generation(generation_param: str | None) -> Generation:
-    """The generation asked for (`?generation=<id>`), or the active one."""
+def generation_pk(generation_param: str | None) -> int | None:
+    """The id `?generation=<id>` names, or None for the active generation; 400 when malformed."""
     if generation_param in (None, ""):
-        generation = Generation.objects.filter(state=Generation.State.ACTIVE).only("id", "state").first()
-        if generation is None:
-            raise DomainError(_("There is no active generation."), field="generation", code="not_found")
-        return generation
+        return None
     try:
         pk = int(generation_param)
     except ValueError as exc:
         raise DomainError(_("The generation must be a number."), field="generation") from exc
-    generation = Generation.objects.filter(pk=pk).only("id", "state").first()
-    if generation is None:
+    if not 0 < pk < 2 ** 63:
         raise DomainError(_("Generation %(id)d does not exist.") % {"id": pk}, field="generation", code="not_found")
+    return pk
+
+
+def _missing(generation_param) -> DomainError:
+    if generation_param in (None, ""):
+        return DomainError(_("There is no active generation."), field="generation", code="not_found")
+    return DomainError(_("Generation %(id)s does not exist.") % {"id": generation_param}, field="generation",
+                       code="not_found")
+
+
+def find_generation(generation_param: str | None) -> Generation:
+    """One query, for a revalidation (If-None-Match) that may need no tile at all."""
+    pk = generation_pk(generation_param)
+    chosen = Generation.objects.filter(**({"state": Generation.State.ACTIVE} if pk is None else {"pk": pk}))
+    generation = chosen.only("id", "state").order_by("-id").first()
+    if generation is None:
+        raise _missing(generation_param)
     return generation
-
-
-def tile_bbox(z: int, x: int, y: int) -> Polygon:
-    """The tile's lon/lat box, widened by the clipping buffer, for the index filter (&&)."""
-    size = 2 * _WORLD_HALF / 2 ** z
-    margin = size * BUFFER / EXTENT
-    xmin = -_WORLD_HALF + x * size - margin
-    xmax = -_WORLD_HALF + (x + 1) * size + margin
-    ymax = _WORLD_HALF - y * size + margin
-    ymin = _WORLD_HALF - (y + 1) * size - margin
-
-    def lon(mx):
-        return max(-180.0, min(180.0, math.degrees(mx / 6378137)))
-
-    def lat(my):
-        my = max(-_WORLD_HALF, min(_WORLD_HALF, my))
-        return math.degrees(2 * math.atan(math.exp(my / 6378137)) - math.pi / 2)
-
-    return Polygon.from_bbox((lon(xmin), lat(ymin), lon(xmax), lat(ymax)))
 
 
 def simplify_tolerance(z: int) -> float:
@@ -98,39 +92,73 @@ def simplify_tolerance(z: int) -> float:
     return _HALF_PIXEL_Z0 / 2 ** z
 
 
-def tile_sql(user, generation: Generation, level: str, z: int, x: int, y: int) -> tuple[str, list]:
-    """The one statement that makes the tile, and its parameters.
+# The statement for a (scope, level) pair, compiled once per process: building the querysets costs about as much
+# as running the query for a small tile. Everything that varies per request (tile, generation) is a parameter of
+# the outer statement, which the inner rows read as correlated columns (g.id, tile.bbox), so the compiled text
+# never changes. The statement starts with SELECT on purpose: the change log (pghistory) prefixes its context to
+# any other statement, a CTE included, which costs a round trip's worth of work for nothing on a read.
+_compiled: dict[tuple, tuple[str, tuple]] = {}
+_COMPILED_MAX = 512
 
-    The inner rows are the restricted queryset's own SQL, so the scope rule lives in one place (core/scope.py).
-    """
-    bbox = tile_bbox(z, x, y)
-    bbox.srid = 4326
+
+def _compile(user, level: str) -> tuple[str, tuple]:
+    envelope = RawSQL("tile.bbox", (), output_field=GeometryField(srid=4326))
+    generation = RawSQL("g.id", (), output_field=BigIntegerField())
     rows = (Area.objects.restrict(user, VIEW_AREA)
-            .filter(generation_id=generation.pk, level=level, geom__bboverlaps=bbox)
+            .filter(generation_id=generation, level=level, geom__bboverlaps=envelope)
             .order_by()
             .values("id", "code", "name", "level", "kind", "geom", parent_code=F("parent__code"),
                     label_lon=Func("label_point", function="ST_X", output_field=FloatField()),
                     label_lat=Func("label_point", function="ST_Y", output_field=FloatField())))
-    inner_sql, inner_params = rows.query.sql_with_params()
+    rows_sql, rows_params = rows.query.sql_with_params()
     sql = (
-        "SELECT ST_AsMVT(t, %s, " + str(EXTENT) + ", 'geom', 'fid') FROM ("
-        " SELECT s.id AS fid, s.id, s.code, s.name, s.level, s.kind, s.parent_code,"
-        " round(s.label_lon::numeric, 6)::float8 AS label_lon, round(s.label_lat::numeric, 6)::float8 AS label_lat,"
-        " ST_AsMVTGeom(ST_Simplify(ST_Transform(s.geom, 3857), %s),"
-        " ST_TileEnvelope(%s, %s, %s), " + str(EXTENT) + ", " + str(BUFFER) + ", true) AS geom"
-        " FROM (" + inner_sql + ") s"
-        ") t WHERE t.geom IS NOT NULL"
+        "SELECT g.id, g.state, (SELECT ST_AsMVT(t, %s, " + str(EXTENT) + ", 'geom', 'fid') FROM ("
+        "  SELECT s.id AS fid, s.id, s.code, s.name, s.level, s.kind, s.parent_code,"
+        "  round(s.label_lon::numeric, 6)::float8 AS label_lon, round(s.label_lat::numeric, 6)::float8 AS label_lat,"
+        "  ST_AsMVTGeom(ST_Simplify(ST_Transform(s.geom, 3857), %s), tile.envelope, "
+        + str(EXTENT) + ", " + str(BUFFER) + ", true) AS geom"
+        "  FROM (" + rows_sql + ") s"
+        # No "WHERE geom IS NOT NULL": ST_AsMVT skips the areas that collapse or fall outside (tested), and the
+        # filter made the planner compute ST_AsMVTGeom twice per row.
+        " ) t)"
+        " FROM (SELECT id, state FROM geo_generation"
+        "  WHERE CASE WHEN %s::bigint IS NULL THEN state = 'active' ELSE id = %s::bigint END"
+        "  ORDER BY id DESC LIMIT 1) g,"
+        " (SELECT envelope, ST_Transform(ST_TileEnvelope(%s, %s, %s, margin => %s), 4326) AS bbox"
+        "  FROM ST_TileEnvelope(%s, %s, %s) AS envelope) tile"
     )
-    return sql, [level, simplify_tolerance(z), z, x, y, *inner_params]
+    return sql, tuple(rows_params)
 
 
-def render_tile(user, generation: Generation, level: str, z: int, x: int, y: int) -> bytes:
-    """The tile's bytes; empty when no area of the level (in the user's scope) touches the tile."""
-    sql, params = tile_sql(user, generation, level, z, x, y)
+def tile_sql(user, generation_param: str | None, level: str, z: int, x: int, y: int) -> tuple[str, list]:
+    """The one statement that finds the generation and makes its tile: (generation id, state, tile bytes).
+
+    The area rows are the restricted queryset's own SQL, so the scope rule lives in one place (core/scope.py); the
+    compiled text is reused for users with the same scope codes, which is all restrict() depends on. The generation
+    is looked up inside the same statement (one round trip, one snapshot) rather than by a query of its own: on a
+    small tile a round trip costs as much as the tile.
+    """
+    pk = generation_pk(generation_param)
+    codes_ = scope_codes(user, VIEW_AREA)
+    key = ("*" if codes_ is EVERYWHERE else codes_, level)
+    if key not in _compiled:
+        if len(_compiled) >= _COMPILED_MAX:
+            _compiled.clear()
+        _compiled[key] = _compile(user, level)
+    sql, rows_params = _compiled[key]
+    return sql, [level, simplify_tolerance(z), *rows_params, pk, pk, z, x, y, BUFFER / EXTENT, z, x, y]
+
+
+def render_tile(user, generation_param: str | None, level: str, z: int, x: int, y: int
+                ) -> tuple[Generation, bytes]:
+    """The generation and the tile's bytes (empty when no area of the level in the user's scope touches it)."""
+    sql, params = tile_sql(user, generation_param, level, z, x, y)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
-    return bytes(row[0]) if row and row[0] else b""
+    if row is None:
+        raise _missing(generation_param)
+    return Generation(pk=row[0], state=row[1]), bytes(row[2]) if row[2] else b""
 
 
 def tile_etag(user, generation: Generation, level: str, z: int, x: int, y: int, content: bytes | None = None) -> str:

@@ -44,26 +44,29 @@ def tile(request, level, z, x, y):
     if not user.is_authenticated:
         return JsonResponse({"error": {"code": "not_authenticated", "message": _("Log in to see the map."),
                                        "fields": {}}}, status=401)
+    generation_param = request.GET.get("generation")
     try:
         tiles.parse_level(level)
         tiles.check_tile(z, x, y)
-        generation = tiles.tile_generation(request.GET.get("generation"))
-    except DomainError as exc:
-        return _error(exc)
-
-    etag = tiles.tile_etag(user, generation, level, z, x, y)
-    if etag and _etag_matches(request, etag):
-        response = HttpResponse(status=304)
-    else:
-        content = tiles.render_tile(user, generation, level, z, x, y)
-        if not etag:
-            etag = tiles.tile_etag(user, generation, level, z, x, y, content)
+        tiles.generation_pk(generation_param)  # a malformed id is a 400 before any query
+        etag = ""
+        if request.headers.get("If-None-Match"):
+            # A revalidation: a frozen generation's validator needs no tile, only the generation.
+            generation = tiles.find_generation(generation_param)
+            etag = tiles.tile_etag(user, generation, level, z, x, y)
         if etag and _etag_matches(request, etag):
             response = HttpResponse(status=304)
-        elif content:
-            response = HttpResponse(content, content_type=tiles.MEDIA_TYPE)
         else:
-            response = HttpResponse(status=204)
+            generation, content = tiles.render_tile(user, generation_param, level, z, x, y)
+            etag = tiles.tile_etag(user, generation, level, z, x, y, content)
+            if _etag_matches(request, etag):
+                response = HttpResponse(status=304)
+            elif content:
+                response = HttpResponse(content, content_type=tiles.MEDIA_TYPE)
+            else:
+                response = HttpResponse(status=204)
+    except DomainError as exc:
+        return _error(exc)
     response["ETag"] = etag
     # A draft's areas still move, so its tiles are revalidated every time; a frozen generation's are kept.
     max_age = 0 if generation.is_editable else TILE_MAX_AGE

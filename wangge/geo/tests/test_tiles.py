@@ -229,3 +229,9 @@ def test_map_page_offers_tianditu_with_the_key(client, district):
 def test_map_page_offers_osm(client, district):
     client.force_login(make_user("community_staff", COMMUNITY_A))
     assert "tile.openstreetmap.org" in client.get("/").content.decode()
+
+
+def test_map_page_needs_a_login(client, district):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
