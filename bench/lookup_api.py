@@ -1,0 +1,215 @@
+"""Benchmark: the single-point lookup API under 8 concurrent clients, against a production server, vs bare PostGIS.
+
+- Starts gunicorn (`wangge.wsgi:application`) on a free 127.0.0.1 port with 2 sync workers: the machine has 2 cores,
+  each worker is one process with no GIL contention, and more workers than cores only add context switches
+  (PostgreSQL and the client threads share the same cores). It is always stopped at the end.
+- Logs in as the demo admin by creating a session row (what the login view does after checking the password) and
+  sends its cookie; 8 client threads fire GET /api/v1/geo/lookup at random points in the district for a bounded
+  count and time, over loopback only.
+- Side by side: the bare PostGIS query behind the same lookup (the grid chain covering the point) from 8 threads
+  with their own psycopg connections.
+Targets (issue 2, "Speed"): median ≤ 5 ms and p99 ≤ 20 ms.
+"""
+
+import http.client
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wangge.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import numpy as np  # noqa: E402
+import psycopg  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY  # noqa: E402
+from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from wangge.accounts.models import User  # noqa: E402
+from wangge.geo.models import Area, Generation  # noqa: E402
+
+CLIENTS = 8
+WORKERS = 2
+WARMUP = 200
+REQUESTS_PER_CLIENT = 500
+TIME_LIMIT_S = 60
+RUNS = 3
+SEED = 7
+TARGET_MEDIAN_MS, TARGET_P99_MS = 5.0, 20.0
+
+PEER_SQL = """
+SELECT level, code, name FROM geo_area
+WHERE generation_id = %s AND ST_Covers(geom, ST_SetSRID(ST_MakePoint(%s, %s), 4326))
+ORDER BY code
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def session_cookie(username="admin"):
+    user = User.objects.filter(username=username).first() or User.objects.filter(is_superuser=True).first()
+    if user is None:
+        sys.exit("No admin user: run `make demo` first.")
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return session
+
+
+def percentile(values, q):
+    return float(np.percentile(np.asarray(values), q))
+
+
+def run_clients(worker, points):
+    """Runs `worker(i, lon, lat) -> seconds` from CLIENTS threads over their share of points; latencies in ms."""
+    latencies = [[] for _ in range(CLIENTS)]
+    deadline = time.monotonic() + TIME_LIMIT_S
+    errors = []
+
+    def client(i):
+        try:
+            state = {}
+            for lon, lat in points[i::CLIENTS][:REQUESTS_PER_CLIENT]:
+                if time.monotonic() > deadline:
+                    break
+                latencies[i].append(worker(state, lon, lat) * 1000)
+        except Exception as exc:  # reported after the threads are joined
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise errors[0]
+    flat = [x for per in latencies for x in per]
+    return flat, len(flat) / elapsed
+
+
+def api_worker(port, cookie):
+    def call(state, lon, lat):
+        # Gunicorn's sync workers close the connection after each response, as a client would see in production.
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        start = time.perf_counter()
+        connection.request("GET", f"/api/v1/geo/lookup?lon={lon:.7f}&lat={lat:.7f}",
+                           headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"})
+        response = connection.getresponse()
+        body = response.read()
+        elapsed = time.perf_counter() - start
+        connection.close()
+        if response.status != 200 or b'"chain"' not in body:
+            raise RuntimeError(f"lookup answered {response.status}: {body[:200]!r}")
+        return elapsed
+    return call
+
+
+def peer_worker(dsn, generation_id):
+    def call(state, lon, lat):
+        if "conn" not in state:
+            state["conn"] = psycopg.connect(**dsn, autocommit=True)
+        start = time.perf_counter()
+        with state["conn"].cursor() as cursor:
+            cursor.execute(PEER_SQL, (generation_id, lon, lat), prepare=True)
+            cursor.fetchall()
+        return time.perf_counter() - start
+    return call
+
+
+def wait_until_up(port, process, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"gunicorn exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    sys.exit("gunicorn did not start")
+
+
+def summary(label, latencies, rate):
+    return (f"  {label:46} {statistics.median(latencies):8.2f} {percentile(latencies, 99):8.2f} "
+            f"{rate:9.0f}  (n={len(latencies)})")
+
+
+def main():
+    generation = Generation.objects.filter(state=Generation.State.ACTIVE).first()
+    if generation is None:
+        sys.exit("No active generation: run `make demo` first.")
+    district = Area.objects.get(generation=generation, level="district")
+    x0, y0, x1, y1 = district.geom.extent
+    rng = np.random.default_rng(SEED)
+    total = CLIENTS * REQUESTS_PER_CLIENT
+    points = list(zip(rng.uniform(x0, x1, total).tolist(), rng.uniform(y0, y1, total).tolist(), strict=True))
+    warmup = points[:WARMUP]
+    session = session_cookie()
+    dsn = connection.get_connection_params()  # the same server and credentials the app uses
+
+    port = free_port()
+    command = [str(ROOT / ".venv" / "bin" / "gunicorn"), "wangge.wsgi:application", "--bind", f"127.0.0.1:{port}",
+               "--workers", str(WORKERS), "--worker-class", "sync", "--log-level", "warning"]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "wangge.settings"}
+    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    try:
+        wait_until_up(port, process)
+        api = api_worker(port, session.session_key)
+        run_clients(api, warmup * CLIENTS)  # every worker opens its DB connection and warms its caches
+        api_runs = [run_clients(api, points) for _ in range(RUNS)]
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        session.delete()
+
+    peer = peer_worker(dsn, generation.pk)
+    run_clients(peer, warmup * CLIENTS)
+    peer_runs = [run_clients(peer, points) for _ in range(RUNS)]
+
+    def median_of_runs(runs):
+        medians = [statistics.median(latencies) for latencies, _ in runs]
+        p99s = [percentile(latencies, 99) for latencies, _ in runs]
+        rates = [rate for _, rate in runs]
+        return statistics.median(medians), statistics.median(p99s), statistics.median(rates), medians, p99s
+
+    ours = median_of_runs(api_runs)
+    theirs = median_of_runs(peer_runs)
+    print(f"lookup_api: {CLIENTS} concurrent clients, gunicorn with {WORKERS} sync workers, {RUNS} runs of up to "
+          f"{total} requests (generation #{generation.pk}); medians over runs")
+    print(f"  {'':46} {'median':>8} {'p99':>8} {'req/s':>9}   (ms)")
+    print(f"  {'ours: GET /api/v1/geo/lookup (session login)':46} {ours[0]:8.2f} {ours[1]:8.2f} {ours[2]:9.0f}"
+          "   runs median " + ", ".join(f"{m:.2f}" for m in ours[3])
+          + "; p99 " + ", ".join(f"{p:.2f}" for p in ours[4]))
+    print(f"  {'peer: bare PostGIS query (psycopg, 8 threads)':46} {theirs[0]:8.2f} {theirs[1]:8.2f} "
+          f"{theirs[2]:9.0f}   runs median " + ", ".join(f"{m:.2f}" for m in theirs[3]))
+    print(f"  ratio (ours / peer): median {ours[0] / theirs[0]:.1f}x, p99 {ours[1] / theirs[1]:.1f}x")
+    print(f"  target median <= {TARGET_MEDIAN_MS} ms: {'met' if ours[0] <= TARGET_MEDIAN_MS else 'MISSED'}; "
+          f"p99 <= {TARGET_P99_MS} ms: {'met' if ours[1] <= TARGET_P99_MS else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()

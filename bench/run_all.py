@@ -1,0 +1,31 @@
+"""`make bench`: runs every benchmark in bench/ (each prints our figure beside its peer's) one after the other.
+
+Each runs in its own process so one benchmark's caches, threads or servers cannot colour the next one's figures.
+"""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main():
+    failed = []
+    for script in sorted(HERE.glob("*.py")):
+        if script.name == Path(__file__).name or script.name.startswith("_"):
+            continue
+        print(f"== {script.name}", flush=True)
+        start = time.perf_counter()
+        result = subprocess.run([sys.executable, str(script)], cwd=HERE.parent, check=False)
+        print(f"== {script.name}: {'ok' if result.returncode == 0 else f'FAILED ({result.returncode})'} "
+              f"in {time.perf_counter() - start:.0f} s\n", flush=True)
+        if result.returncode != 0:
+            failed.append(script.name)
+    if failed:
+        sys.exit(f"failed: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()
