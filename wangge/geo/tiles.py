@@ -17,6 +17,7 @@ import hashlib
 import math
 
 from django.contrib.gis.db.models import GeometryField
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import BigIntegerField, F, FloatField, Func
 from django.db.models.expressions import RawSQL
@@ -104,13 +105,19 @@ _COMPILED_MAX = 512
 def _compile(user, level: str) -> tuple[str, tuple]:
     envelope = RawSQL("tile.bbox", (), output_field=GeometryField(srid=4326))
     generation = RawSQL("g.id", (), output_field=BigIntegerField())
-    rows = (Area.objects.restrict(user, VIEW_AREA)
-            .filter(generation_id=generation, level=level, geom__bboverlaps=envelope)
-            .order_by()
-            .values("id", "code", "name", "level", "kind", "geom", parent_code=F("parent__code"),
-                    label_lon=Func("label_point", function="ST_X", output_field=FloatField()),
-                    label_lat=Func("label_point", function="ST_Y", output_field=FloatField())))
-    rows_sql, rows_params = rows.query.sql_with_params()
+    def rows(areas):
+        return (areas.filter(generation_id=generation, level=level, geom__bboverlaps=envelope)
+                .order_by()
+                .values("id", "code", "name", "level", "kind", "geom", parent_code=F("parent__code"),
+                        label_lon=Func("label_point", function="ST_X", output_field=FloatField()),
+                        label_lat=Func("label_point", function="ST_Y", output_field=FloatField())))
+
+    try:
+        rows_sql, rows_params = rows(Area.objects.restrict(user, VIEW_AREA)).query.sql_with_params()
+    except EmptyResultSet:
+        # restrict() answered none(): the user may see no area at all. Same columns, no rows; the generation is
+        # still looked up, so an unknown one is still a 404.
+        rows_sql, rows_params = rows(Area.objects.extra(where=["FALSE"])).query.sql_with_params()
     sql = (
         "SELECT g.id, g.state, (SELECT ST_AsMVT(t, %s, " + str(EXTENT) + ", 'geom', 'fid') FROM ("
         "  SELECT s.id AS fid, s.id, s.code, s.name, s.level, s.kind, s.parent_code,"

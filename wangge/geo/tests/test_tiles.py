@@ -235,3 +235,11 @@ def test_map_page_needs_a_login(client, district):
     response = client.get("/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+def test_user_without_any_area_gets_empty_tiles(client, district):
+    grid = grid_of(COMMUNITY_A, district)
+    x, y = tile_of(grid.label_point.x, grid.label_point.y, 14)
+    client.force_login(make_user("system", COMMUNITY_A))  # an integration's role: ingest only, no map
+    assert client.get(tile_url("grid", 14, x, y)).status_code == 204
+    assert client.get(tile_url("grid", 14, x, y, 987654)).status_code == 404
