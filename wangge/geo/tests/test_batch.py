@@ -1,3 +1,4 @@
+import csv
 import datetime
 import io
 import json
@@ -121,6 +122,10 @@ def test_quoted_csv_and_gbk_text_are_read(district):
     result = batch.assign_points(batch.parse(text.encode("gb18030")))
     assert result.as_json()["results"][0]["id"] == "网格员, 一号"
     assert result.grid_codes.tolist() == [grid.code]
+    out = io.StringIO()
+    result.write_csv(out)
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert rows[1][:4] == ["网格员, 一号", str(grid.label_point.x), str(grid.label_point.y), grid.code]
 
 
 def test_gcj02_input_is_converted_before_assignment(district):
