@@ -1,10 +1,13 @@
 import hmac
+from datetime import timedelta
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import authentication, exceptions
 
 from .models import ApiKey, hash_api_key
+
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -24,7 +27,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         valid = key is not None and hmac.compare_digest(key.key_hash, hash_api_key(raw))
         if not valid or not key.is_usable() or not key.user.is_active:
             raise exceptions.AuthenticationFailed(_("Invalid API key."))
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+        now = timezone.now()
+        # Recording every use would add a write to every request; a minute's precision is enough to audit keys.
+        if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         return key.user, key
 
     def authenticate_header(self, request):
