@@ -11,16 +11,25 @@ Simplification is plain Douglas-Peucker (ST_Simplify) by half a screen pixel. Me
 the bytes of low-zoom district/subdistrict tiles and costs nothing (it saves the clipper work); the topology-preserving
 variant made the same tiles 2-3x slower for no visible gain, since ST_AsMVTGeom repairs what it hands out and a
 polygon that collapses below a pixel is dropped anyway (docs/map.md).
+
+Tiles of frozen generations (active, retired) are kept in a bounded in-process cache per (generation, tile, scope),
+so a tile already made for the same scope is answered without running the tile statement (TileCache below).
 """
 
 import hashlib
 import math
+import os
+import threading
+from collections import OrderedDict
 
+from django.conf import settings
 from django.contrib.gis.db.models import GeometryField
 from django.core.exceptions import EmptyResultSet
+from django.core.signals import setting_changed
 from django.db import connection
 from django.db.models import BigIntegerField, F, FloatField, Func
 from django.db.models.expressions import RawSQL
+from django.db.models.signals import post_delete
 from django.utils.translation import gettext as _
 
 from wangge.accounts.roles import VIEW_AREA
@@ -79,13 +88,35 @@ def _missing(generation_param) -> DomainError:
 
 
 def find_generation(generation_param: str | None) -> Generation:
-    """One query, for a revalidation (If-None-Match) that may need no tile at all."""
+    """One query, for a revalidation (If-None-Match) that may need no tile at all, or for the id of the active
+    generation, which the tile cache's key needs."""
     pk = generation_pk(generation_param)
     chosen = Generation.objects.filter(**({"state": Generation.State.ACTIVE} if pk is None else {"pk": pk}))
     generation = chosen.only("id", "state").order_by("-id").first()
     if generation is None:
         raise _missing(generation_param)
+    _remember(generation)
     return generation
+
+
+# Generations seen frozen (active or retired) by this process: a frozen generation never becomes editable again and
+# its areas never change, so once seen frozen, its id alone answers "is this tile still valid?" without a query.
+# (Only a deletion ends that; see _forget_generation.)
+_frozen: dict[int, Generation] = {}
+_FROZEN_MAX = 1024
+
+
+def _remember(generation: Generation) -> None:
+    if not generation.is_editable and generation.pk not in _frozen:
+        if len(_frozen) >= _FROZEN_MAX:
+            _frozen.clear()
+        _frozen[generation.pk] = Generation(pk=generation.pk, state=generation.state)
+
+
+def frozen_generation(pk: int | None) -> Generation | None:
+    """The generation `pk` if this process has already seen it frozen, else None (None for the active one: which
+    generation is active can change, so that always takes a query)."""
+    return _frozen.get(pk) if pk is not None else None
 
 
 def simplify_tolerance(z: int) -> float:
@@ -158,25 +189,143 @@ def tile_sql(user, generation_param: str | None, level: str, z: int, x: int, y: 
 
 def render_tile(user, generation_param: str | None, level: str, z: int, x: int, y: int
                 ) -> tuple[Generation, bytes]:
-    """The generation and the tile's bytes (empty when no area of the level in the user's scope touches it)."""
+    """The generation and the tile's bytes (empty when no area of the level in the user's scope touches it), made
+    by the tile statement; a frozen generation's tile is then kept in the tile cache for the user's scope."""
     sql, params = tile_sql(user, generation_param, level, z, x, y)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         raise _missing(generation_param)
-    return Generation(pk=row[0], state=row[1]), bytes(row[2]) if row[2] else b""
+    # State and bytes come from one statement, hence one snapshot: a tile stored as frozen was made from a frozen
+    # generation's areas, never from a draft's.
+    generation = Generation(pk=row[0], state=row[1])
+    content = bytes(row[2]) if row[2] else b""
+    if not generation.is_editable:
+        _remember(generation)
+        tile_cache.put((generation.pk, level, z, x, y, scope_key(user)), content)
+    return generation, content
+
+
+def cached_tile(user, generation: Generation, level: str, z: int, x: int, y: int) -> bytes | None:
+    """The tile's bytes from the tile cache (b"" for a cached empty tile), or None when it has to be made.
+    Never answers for an editable generation."""
+    if generation.is_editable:
+        return None
+    return tile_cache.get((generation.pk, level, z, x, y, scope_key(user)))
+
+
+def scope_key(user) -> str:
+    """What a tile's content depends on besides generation and address: the user's scope codes for viewing areas
+    (restrict() reads nothing else). Shared by the ETag and the tile cache's key, so both tell scopes apart alike.
+    Codes are digits, so "*" (everywhere) and "" (nothing) cannot collide with a list of codes."""
+    codes_ = scope_codes(user, VIEW_AREA)
+    return "*" if codes_ is EVERYWHERE else ",".join(sorted(codes_))
 
 
 def tile_etag(user, generation: Generation, level: str, z: int, x: int, y: int, content: bytes | None = None) -> str:
     """A validator that changes whenever the tile could: generation, scope, scheme — or, for an editable draft
     whose areas still move, the bytes themselves."""
-    codes_ = scope_codes(user, VIEW_AREA)
-    scope = "*" if codes_ is EVERYWHERE else ",".join(sorted(codes_))
-    key = f"{SCHEME_VERSION}|{generation.pk}|{level}|{z}/{x}/{y}|{scope}"
+    key = f"{SCHEME_VERSION}|{generation.pk}|{level}|{z}/{x}/{y}|{scope_key(user)}"
     if generation.is_editable:
         if content is None:
             return ""
         key += "|" + hashlib.sha256(content).hexdigest()
     digest = hashlib.sha256(key.encode()).hexdigest()[:24]
     return f'"g{generation.pk}-{digest}"'
+
+
+class TileCache:
+    """A least-recently-used map of rendered tiles with a byte budget, for frozen generations only.
+
+    Key: (generation id, level, z, x, y, scope key) — everything a tile's bytes depend on (plus SCHEME_VERSION,
+    which cannot change while a process runs). No expiry is needed: a frozen generation's areas never change, and
+    activating a new generation retires the old one, whose tiles stay valid for it (`?generation=<old id>`); the
+    new one's tiles are keyed by its own id. Deleting a generation (only drafts, through the services; the admin can
+    delete any) drops its entries in this process.
+
+    Why in-process and not Django's cache framework: the only shared caches that run here without an extra service
+    are the database cache (a round trip per hit, as costly as most tiles' own statement) and the file cache
+    (a file read and an unpickle per hit); LocMemCache is in-process too but bounds entries, not bytes, and pickles
+    every value. Each gunicorn worker therefore keeps its own copy, filled by the requests it serves; the budget
+    (WANGGE_TILE_CACHE_BYTES, default 64 MB, 0 turns the cache off) is per worker.
+    """
+
+    ENTRY_OVERHEAD = 200  # bytes an entry costs beyond its tile and scope string: key tuple, ints, dict slot
+
+    def __init__(self):
+        self._entries: OrderedDict[tuple, bytes] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()  # gunicorn's sync workers are single-threaded; gthread or runserver are not
+        self.hits = self.misses = 0
+
+    @property
+    def budget(self) -> int:
+        value = getattr(settings, "WANGGE_TILE_CACHE_BYTES", None)
+        if value is None:
+            value = os.environ.get("WANGGE_TILE_CACHE_BYTES", DEFAULT_TILE_CACHE_BYTES)
+        return max(0, int(value))
+
+    @property
+    def size(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _cost(self, key: tuple, content: bytes) -> int:
+        return len(content) + len(key[-1]) + self.ENTRY_OVERHEAD
+
+    def get(self, key: tuple) -> bytes | None:
+        with self._lock:
+            content = self._entries.get(key)
+            if content is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return content
+
+    def put(self, key: tuple, content: bytes) -> None:
+        budget = self.budget
+        cost = self._cost(key, content)
+        if cost > budget:  # also: a budget of 0 keeps nothing
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= self._cost(key, old)
+            self._entries[key] = content
+            self._bytes += cost
+            while self._bytes > budget:
+                evicted_key, evicted = self._entries.popitem(last=False)
+                self._bytes -= self._cost(evicted_key, evicted)
+
+    def forget_generation(self, pk: int) -> None:
+        with self._lock:
+            for key in [key for key in self._entries if key[0] == pk]:
+                self._bytes -= self._cost(key, self._entries.pop(key))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+            self.hits = self.misses = 0
+
+
+DEFAULT_TILE_CACHE_BYTES = 64 * 2 ** 20
+tile_cache = TileCache()
+
+
+def _forget_generation(sender, instance, **kwargs):
+    _frozen.pop(instance.pk, None)
+    tile_cache.forget_generation(instance.pk)
+
+
+def _budget_changed(setting, **kwargs):
+    if setting == "WANGGE_TILE_CACHE_BYTES":
+        tile_cache.clear()
+
+
+post_delete.connect(_forget_generation, sender=Generation, dispatch_uid="wangge.geo.tiles.forget_generation")
+setting_changed.connect(_budget_changed, dispatch_uid="wangge.geo.tiles.budget_changed")

@@ -48,23 +48,31 @@ def tile(request, level, z, x, y):
     try:
         tiles.parse_level(level)
         tiles.check_tile(z, x, y)
-        tiles.generation_pk(generation_param)  # a malformed id is a 400 before any query
-        etag = ""
-        if request.headers.get("If-None-Match"):
-            # A revalidation: a frozen generation's validator needs no tile, only the generation.
+        pk = tiles.generation_pk(generation_param)  # a malformed id is a 400 before any query
+        revalidating = bool(request.headers.get("If-None-Match"))
+        # A generation this process has already seen frozen needs no query at all (frozen ones never change).
+        # Otherwise one small query when the generation has to be known before any tile is made: for the active
+        # one (its id keys the tile cache) or for a revalidation that may need no tile.
+        generation = tiles.frozen_generation(pk)
+        if generation is None and (pk is None or revalidating):
             generation = tiles.find_generation(generation_param)
-            etag = tiles.tile_etag(user, generation, level, z, x, y)
-        if etag and _etag_matches(request, etag):
-            response = HttpResponse(status=304)
-        else:
-            generation, content = tiles.render_tile(user, generation_param, level, z, x, y)
+        content = None
+        etag = tiles.tile_etag(user, generation, level, z, x, y) if generation is not None else ""
+        still_valid = _etag_matches(request, etag)  # a frozen generation's validator: no tile needed for a 304
+        if etag and not still_valid:
+            content = tiles.cached_tile(user, generation, level, z, x, y)
+        if content is None and not still_valid:
+            # Not cached (or a draft's, never cached): the tile statement. Made for the generation found above, if
+            # any, so the tile matches the id its ETag and cache entry carry even if another one was just activated.
+            generation, content = tiles.render_tile(
+                user, str(generation.pk) if generation is not None else generation_param, level, z, x, y)
             etag = tiles.tile_etag(user, generation, level, z, x, y, content)
-            if _etag_matches(request, etag):
-                response = HttpResponse(status=304)
-            elif content:
-                response = HttpResponse(content, content_type=tiles.MEDIA_TYPE)
-            else:
-                response = HttpResponse(status=204)
+        if _etag_matches(request, etag):
+            response = HttpResponse(status=304)
+        elif content:
+            response = HttpResponse(content, content_type=tiles.MEDIA_TYPE)
+        else:
+            response = HttpResponse(status=204)
     except DomainError as exc:
         return _error(exc)
     response["ETag"] = etag

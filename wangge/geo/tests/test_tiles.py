@@ -1,17 +1,30 @@
 """Vector tiles: what a tile holds, whose areas it holds, how it is cached, and what bad requests get."""
 
+import datetime
 import math
 
 import mapbox_vector_tile
 import pytest
 from django.contrib.gis.db.models import Extent
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from wangge.core.testing import COMMUNITY_A, COMMUNITY_B, OTHER_SUBDISTRICT_COMMUNITY, make_superuser, make_user
-from wangge.geo import services
+from wangge.geo import services, tiles
 from wangge.geo.models import Area
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def empty_tile_cache():
+    """Each test starts with a cold tile cache, as a freshly started worker would."""
+    tiles.tile_cache.clear()
+    tiles._frozen.clear()
+    yield
+    tiles.tile_cache.clear()
+    tiles._frozen.clear()
 
 
 def tile_of(lon, lat, z):
@@ -243,3 +256,148 @@ def test_user_without_any_area_gets_empty_tiles(client, district):
     client.force_login(make_user("system", COMMUNITY_A))  # an integration's role: ingest only, no map
     assert client.get(tile_url("grid", 14, x, y)).status_code == 204
     assert client.get(tile_url("grid", 14, x, y, 987654)).status_code == 404
+
+
+# --- the server-side tile cache (frozen generations only) ---
+
+def tile_statements(queries):
+    return [q["sql"] for q in queries.captured_queries if "ST_AsMVT" in q["sql"]]
+
+
+def test_cached_tile_is_byte_identical_to_a_fresh_one_and_skips_the_tile_statement(client, district):
+    grid = grid_of(COMMUNITY_A, district)
+    x, y = tile_of(grid.label_point.x, grid.label_point.y, 14)
+    client.force_login(make_superuser())
+    for url in (tile_url("grid", 14, x, y), tile_url("grid", 14, x, y, district.pk)):
+        tiles.tile_cache.clear()
+        with override_settings(WANGGE_TILE_CACHE_BYTES=0):
+            fresh = client.get(url)  # the cache off: made by the statement, kept nowhere
+            assert len(tiles.tile_cache) == 0
+        cold = client.get(url)
+        assert len(tiles.tile_cache) == 1
+        with CaptureQueriesContext(connection) as queries:
+            warm = client.get(url)
+        assert tile_statements(queries) == []
+        assert tiles.tile_cache.hits == 1
+        assert warm.status_code == cold.status_code == fresh.status_code == 200
+        assert warm.content == cold.content == fresh.content
+        for header in ("ETag", "Cache-Control", "Content-Type", "Vary"):
+            assert warm[header] == cold[header] == fresh[header]
+
+
+def test_empty_tiles_are_cached_too(client, district):
+    client.force_login(make_superuser())
+    assert client.get(tile_url("grid", 5, 0, 0, district.pk)).status_code == 204
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(tile_url("grid", 5, 0, 0, district.pk))
+    assert again.status_code == 204 and again.content == b""
+    assert tile_statements(queries) == []
+
+
+def test_a_warm_cache_never_hands_a_tile_to_another_scope(client, district):
+    community_b = Area.objects.get(generation=district, code=COMMUNITY_B)
+    other = Area.objects.get(generation=district, code=OTHER_SUBDISTRICT_COMMUNITY)
+    x, y = tile_of(community_b.label_point.x, community_b.label_point.y, 12)
+    ox, oy = tile_of(other.label_point.x, other.label_point.y, 16)
+    for generation in (None, district.pk):  # the active one by default, and by its id as the map page asks
+        tiles.tile_cache.clear()
+        url, outside = tile_url("grid", 12, x, y, generation), tile_url("grid", 16, ox, oy, generation)
+        client.force_login(make_superuser())
+        everything = {f["properties"]["code"][:12] for f in features(client.get(url), "grid")}
+        assert {COMMUNITY_A, COMMUNITY_B} <= everything
+        assert features(client.get(outside), "grid")  # the admin's tile out there is cached, and not empty
+
+        for community in (COMMUNITY_A, COMMUNITY_B):
+            client.force_login(make_user("community_staff", community))
+            for _ in range(2):  # cold for this scope, then warm
+                grids = {f["properties"]["code"] for f in features(client.get(url), "grid")}
+                assert grids and all(code.startswith(community) for code in grids), (community, grids)
+                assert client.get(outside).status_code == 204
+        client.force_login(make_user("system", COMMUNITY_A))
+        assert client.get(url).status_code == 204
+        # admin, worker A, worker B: two tiles each, every scope its own entry; the no-map user one tile
+        assert len(tiles.tile_cache) == 7
+
+
+def test_draft_tiles_are_never_cached(client, district):
+    admin = make_superuser()
+    draft = services.do_create_draft(actor=admin, description="cache test")
+    grid = grid_of(COMMUNITY_A, draft)
+    x, y = tile_of(grid.label_point.x, grid.label_point.y, 15)
+    url = tile_url("grid", 15, x, y, draft.pk)
+    client.force_login(admin)
+
+    def names(response):
+        return {f["properties"]["code"]: f["properties"]["name"] for f in features(response, "grid")}
+
+    assert names(client.get(url))[grid.code] == grid.name
+    assert names(client.get(url))[grid.code] == grid.name
+    assert len(tiles.tile_cache) == 0 and tiles.frozen_generation(draft.pk) is None
+    services.do_update_area(grid, actor=admin, name="草稿改名")
+    assert names(client.get(url))[grid.code] == "草稿改名"
+    services.do_update_area(grid, actor=admin, name="草稿再改名")
+    assert names(client.get(url))[grid.code] == "草稿再改名"
+    assert len(tiles.tile_cache) == 0
+
+
+def test_activating_a_generation_needs_no_invalidation(client, district):
+    admin = make_superuser()
+    grid = grid_of(COMMUNITY_A, district)
+    x, y = tile_of(grid.label_point.x, grid.label_point.y, 15)
+    client.force_login(admin)
+
+    def names(response):
+        return {f["properties"]["code"]: f["properties"]["name"] for f in features(response, "grid")}
+
+    before = client.get(tile_url("grid", 15, x, y))  # the active generation's tile, now cached
+    assert names(before)[grid.code] == grid.name
+    draft = services.do_create_draft(actor=admin, description="next")
+    services.do_update_area(grid_of(COMMUNITY_A, draft), actor=admin, name="新一代")
+    assert services.do_validate_generation(draft, actor=admin)["error_count"] == 0
+    services.do_activate_generation(draft, actor=admin, effective_from=datetime.date(2030, 1, 1))
+
+    after = client.get(tile_url("grid", 15, x, y))
+    assert names(after)[grid.code] == "新一代"
+    assert f"g{draft.pk}-" in after["ETag"]
+    # The retired generation's tile is still its tile, answered from the cache.
+    with CaptureQueriesContext(connection) as queries:
+        retired = client.get(tile_url("grid", 15, x, y, district.pk))
+    assert tile_statements(queries) == []
+    assert retired.content == before.content and retired["ETag"] == before["ETag"]
+    # Deleting a generation (the admin could) drops its tiles: its id is a 404 again, not a cached tile.
+    retired_pk = district.pk
+    district.delete()
+    assert client.get(tile_url("grid", 15, x, y, retired_pk)).status_code == 404
+
+
+def test_revalidating_a_known_frozen_tile_runs_no_geo_query(client, district):
+    grid = grid_of(COMMUNITY_A, district)
+    x, y = tile_of(grid.label_point.x, grid.label_point.y, 14)
+    url = tile_url("grid", 14, x, y, district.pk)
+    client.force_login(make_superuser())
+    etag = client.get(url)["ETag"]
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(url, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again["ETag"] == etag
+    assert not [q for q in queries.captured_queries if "geo_" in q["sql"]]
+
+
+def test_tile_cache_keeps_to_its_byte_budget():
+    cache = tiles.TileCache()
+    cost = 1000 + len("*") + tiles.TileCache.ENTRY_OVERHEAD
+    with override_settings(WANGGE_TILE_CACHE_BYTES=3 * cost):
+        for n in range(3):
+            cache.put((1, "grid", 14, n, 0, "*"), bytes(1000))
+        assert len(cache) == 3 and cache.size == 3 * cost
+        assert cache.get((1, "grid", 14, 0, 0, "*")) is not None  # now the most recently used
+        cache.put((1, "grid", 14, 3, 0, "*"), bytes(1000))
+        assert len(cache) == 3 and cache.size <= 3 * cost
+        assert cache.get((1, "grid", 14, 1, 0, "*")) is None  # the least recently used went
+        assert cache.get((1, "grid", 14, 0, 0, "*")) is not None
+        cache.put((1, "grid", 14, 9, 0, "*"), bytes(4 * cost))  # larger than the whole budget: not kept
+        assert cache.get((1, "grid", 14, 9, 0, "*")) is None
+        cache.forget_generation(1)
+        assert len(cache) == 0 and cache.size == 0
+    with override_settings(WANGGE_TILE_CACHE_BYTES=0):
+        cache.put((1, "grid", 14, 0, 0, "*"), b"x")
+        assert len(cache) == 0
