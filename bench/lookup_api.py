@@ -30,11 +30,12 @@ import django  # noqa: E402
 
 django.setup()
 
+from importlib import import_module  # noqa: E402
+
 import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY  # noqa: E402
-from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from wangge.accounts.models import User  # noqa: E402
@@ -71,7 +72,8 @@ def session_cookie(username="admin"):
     user = User.objects.filter(username=username).first() or User.objects.filter(is_superuser=True).first()
     if user is None:
         sys.exit("No admin user: run `make demo` first.")
-    session = SessionStore()
+    # The configured engine (cached_db), so deleting the session at the end also clears its cached copy.
+    session = import_module(settings.SESSION_ENGINE).SessionStore()
     session[SESSION_KEY] = str(user.pk)
     session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()

@@ -7,6 +7,8 @@ Environment variables:
   WANGGE_ALLOWED_HOSTS comma-separated; default: localhost names
   WANGGE_BASEMAP       none | osm | tianditu  (default none: works with no internet)
   WANGGE_TIANDITU_KEY  the Tianditu key (tk) when WANGGE_BASEMAP=tianditu
+  WANGGE_CACHE_URL     redis://… for a cache shared by several machines (needs `pip install redis`);
+                       default: a file cache under var/, shared by the processes of this machine
 """
 
 import os
@@ -123,6 +125,15 @@ AUTH_PASSWORD_VALIDATORS = [
 WANGGE_LOGIN_MAX_FAILURES = int(os.environ.get("WANGGE_LOGIN_MAX_FAILURES", "5"))
 WANGGE_LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("WANGGE_LOGIN_FAILURE_WINDOW_SECONDS", "900"))
 WANGGE_LOGIN_LOCK_SECONDS = int(os.environ.get("WANGGE_LOGIN_LOCK_SECONDS", "900"))
+# Sessions are read on every request: a cache in front of the session table saves a database round trip each time.
+# The file cache is shared by every process on this machine, so a logout takes effect in all of them at once; a
+# deployment on several machines points WANGGE_CACHE_URL at a shared Redis (redis://host:6379/0) instead.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["WANGGE_CACHE_URL"]}
+    if os.environ.get("WANGGE_CACHE_URL")
+    else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")},
+}
 SESSION_COOKIE_AGE = int(os.environ.get("WANGGE_SESSION_SECONDS", str(8 * 3600)))
 SESSION_COOKIE_HTTPONLY = True
 

@@ -11,6 +11,10 @@ class GenerationAdmin(admin.ModelAdmin):
     readonly_fields = ["state", "based_on", "created_at", "created_by", "validated_at", "validation_report",
                        "activated_at", "activation_report", "effective_from", "effective_to"]
 
+    def has_delete_permission(self, request, obj=None):
+        # Active and retired generations are history that lookups by date rely on; only drafts may go.
+        return obj is None or obj.is_editable
+
 
 @admin.register(Area)
 class AreaAdmin(admin.ModelAdmin):
