@@ -15,3 +15,13 @@ def district(db):
     from wangge.geo.models import Generation
 
     return Generation.objects.get(state=Generation.State.ACTIVE)
+
+
+@pytest.fixture(autouse=True)
+def english_messages(settings):
+    """Tests read messages in English; the default UI language (zh-hans) has its own tests."""
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield

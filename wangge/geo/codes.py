@@ -6,6 +6,7 @@ The code is the spine of the platform: a code prefix is a subtree, so scoping, s
 import re
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 DISTRICT, SUBDISTRICT, COMMUNITY, GRID = "district", "subdistrict", "community", "grid"
 LEVELS = (DISTRICT, SUBDISTRICT, COMMUNITY, GRID)
@@ -13,6 +14,9 @@ CODE_LENGTH = {DISTRICT: 6, SUBDISTRICT: 9, COMMUNITY: 12, GRID: 15}
 LEVEL_OF_LENGTH = {length: level for level, length in CODE_LENGTH.items()}
 PARENT_LEVEL = {SUBDISTRICT: DISTRICT, COMMUNITY: SUBDISTRICT, GRID: COMMUNITY}
 CHILD_LEVEL = {parent: child for child, parent in PARENT_LEVEL.items()}
+# For messages: a level's name in the user's language (the codes above stay English identifiers).
+LEVEL_LABELS = {DISTRICT: gettext_lazy("district"), SUBDISTRICT: gettext_lazy("subdistrict"),
+                COMMUNITY: gettext_lazy("community"), GRID: gettext_lazy("grid")}
 _DIGITS = re.compile(r"^\d+$")
 
 
@@ -45,7 +49,7 @@ def code_errors(code, level: str, parent: str | None = None) -> list[str]:
     if len(code) != expected:
         errors.append(
             _("A %(level)s code has %(n)d digits; %(code)s has %(m)d.")
-            % {"level": level, "n": expected, "code": code, "m": len(code)}
+            % {"level": LEVEL_LABELS.get(level, level), "n": expected, "code": code, "m": len(code)}
         )
     elif _DIGITS.match(code):
         suffix = code[CODE_LENGTH.get(PARENT_LEVEL.get(level), 0):]

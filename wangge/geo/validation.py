@@ -94,7 +94,8 @@ def validate_generation(generation):
             problems.append(_("No parent area %(parent)s in this generation.") % {"parent": codes.parent_code(code)})
         elif parent_level is not None and codes.PARENT_LEVEL.get(level) != parent_level:
             problems.append(_("A %(level)s cannot sit directly under a %(parent)s.")
-                            % {"level": level, "parent": parent_level})
+                            % {"level": codes.LEVEL_LABELS.get(level, level),
+                               "parent": codes.LEVEL_LABELS.get(parent_level, parent_level)})
         for problem in problems:
             issues.append(_issue("code", "error", code, problem))
 
