@@ -28,5 +28,6 @@ stop_pid "$worker_pid"
 echo $! > "$worker_pid"
 trap 'stop_pid "$worker_pid"; rm -f "$server_pid"' EXIT
 echo "Wangge is on http://$host:$port/  (make stop, or Ctrl-C, to stop)"
-.venv/bin/gunicorn wangge.wsgi:application --bind "$host:$port" --workers "${WANGGE_WEB_WORKERS:-3}" --no-control-socket \
+.venv/bin/gunicorn wangge.wsgi:application --bind "$host:$port" --workers "${WANGGE_WEB_WORKERS:-2}" \
+  --worker-class gthread --threads "${WANGGE_WEB_THREADS:-4}" --no-control-socket \
   --access-logfile - --pid "$server_pid"
