@@ -5,23 +5,16 @@ from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from wangge.core.changelog import track_changes
-from wangge.core.scope import EVERYWHERE, scope_codes
+from wangge.core.scope import EVERYWHERE, ScopedModel, ScopedQuerySet, scope_codes
 
 area_code_validator = RegexValidator(
     r"^(\d{6}|\d{9}|\d{12}|\d{15})$", _("An area code has 6, 9, 12 or 15 digits.")
 )
-
-
-def _code_prefix_q(field, codes):
-    query = Q()
-    for prefix in codes:
-        query |= Q(**{f"{field}__startswith": prefix})
-    return query
 
 
 class UserQuerySet(models.QuerySet):
@@ -36,23 +29,13 @@ class UserQuerySet(models.QuerySet):
             return self
         if not codes:
             return self.none()
-        inside = AreaAssignment.objects.filter(_code_prefix_q("area_code", codes), user=OuterRef("pk"))
+        inside = AreaAssignment.objects.filter(AreaAssignment.scope_q(codes, action), user=OuterRef("pk"))
         return self.filter(Exists(inside))
 
 
 class UserManager(DjangoUserManager.from_queryset(UserQuerySet)):
     pass
 
-
-class AreaAssignmentQuerySet(models.QuerySet):
-    def restrict(self, user, action):
-        """Assignments whose area lies inside `user`'s scope for `action`."""
-        codes = scope_codes(user, action)
-        if codes is EVERYWHERE:
-            return self
-        if not codes:
-            return self.none()
-        return self.filter(_code_prefix_q("area_code", codes))
 
 
 @track_changes(exclude=["password", "last_login"])
@@ -114,14 +97,16 @@ class Role(models.Model):
 
 
 @track_changes()
-class AreaAssignment(models.Model):
+class AreaAssignment(ScopedModel):
     """User × area × role. Keyed by the area code, which stays stable across boundary generations."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="assignments")
     area_code = models.CharField(_("area code"), max_length=15, validators=[area_code_validator], db_index=True)
     role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="assignments")
 
-    objects = AreaAssignmentQuerySet.as_manager()
+    scope_field = "area_code"  # restrict(): assignments whose area lies inside the user's scope for the action
+
+    objects = ScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("area assignment")
