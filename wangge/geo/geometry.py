@@ -1,5 +1,8 @@
 """Checks and conversions for boundary geometry entering the system, from any source (API, importer, service)."""
 
+import json
+
+from django.contrib.gis.gdal import GDALException
 from django.contrib.gis.geos import GEOSException, GEOSGeometry, MultiPolygon, Polygon
 from django.utils.translation import gettext as _
 
@@ -13,9 +16,15 @@ def as_multipolygon(value, *, field="geom", repair=False) -> tuple[MultiPolygon,
     was wrong; without it the caller gets GEOS's reason.
     """
     try:
-        geom = value if isinstance(value, GEOSGeometry) else GEOSGeometry(value if isinstance(value, str)
-                                                                           else str(value))
-    except (GEOSException, ValueError, TypeError) as exc:
+        if isinstance(value, GEOSGeometry):
+            geom = value
+        elif isinstance(value, dict):
+            geom = GEOSGeometry(json.dumps(value))  # GeoJSON as parsed from a request body
+        elif isinstance(value, str):
+            geom = GEOSGeometry(value)
+        else:
+            raise TypeError(type(value).__name__)
+    except (GEOSException, ValueError, TypeError, GDALException) as exc:
         raise DomainError(_("Not a readable geometry."), field=field) from exc
     if geom.srid is None:
         geom.srid = 4326

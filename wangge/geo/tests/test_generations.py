@@ -191,7 +191,10 @@ def test_bad_geometry_through_the_api_is_a_400_naming_geom(client, draft, admin)
                  {"type": "Polygon", "coordinates": [[[116.9, 36.6], [117.0, 36.7], [117.0, 36.6],
                                                       [116.9, 36.7], [116.9, 36.6]]]},
                  {"type": "Polygon", "coordinates": [[[200, 36.6], [201, 36.7], [201, 36.6], [200, 36.6]]]},
-                 "not a geometry"]:
+                 {"type": "Polygon", "coordinates": []},
+                 {"type": "Polygon", "crs": {"type": "name", "properties": {"name": "EPSG:3857"}},
+                  "coordinates": [[[13e6, 4.3e6], [13.1e6, 4.3e6], [13.1e6, 4.4e6], [13e6, 4.3e6]]]},
+                 "not a geometry", 42]:
         response = client.patch(reverse("area-detail", args=[grid.pk]), {"geom": geom},
                                 content_type="application/json")
         assert response.status_code == 400, geom
@@ -209,3 +212,54 @@ def test_activation_through_the_api_refuses_an_unvalidated_draft(client, draft, 
                            content_type="application/json")
     assert response.status_code == 200 and response.json()["state"] == "active"
     assert Generation.objects.filter(state="active").get().pk == draft.pk
+
+
+def test_activating_twice_is_refused_and_changes_nothing(client, draft, admin):
+    services.do_validate_generation(draft, actor=admin)
+    client.force_login(admin)
+    url = reverse("generation-activate", args=[draft.pk])
+    first = client.post(url, {"effective_from": "2025-02-01"}, content_type="application/json")
+    replay = client.post(url, {"effective_from": "2025-03-01"}, content_type="application/json")
+    assert first.status_code == 200 and replay.status_code == 400
+    draft.refresh_from_db()
+    assert draft.state == "active" and draft.effective_from == datetime.date(2025, 2, 1)
+
+
+def test_a_new_generation_cannot_come_into_force_before_the_current_one(draft, district, admin):
+    services.do_validate_generation(draft, actor=admin)
+    with pytest.raises(DomainError) as error:
+        services.do_activate_generation(draft, actor=admin, effective_from=datetime.date(2023, 12, 31))
+    assert error.value.field == "effective_from"
+    district.refresh_from_db()
+    assert district.state == "active" and district.effective_to is None
+
+
+def test_an_edit_after_validation_sends_the_draft_back_to_draft(draft, admin):
+    services.do_validate_generation(draft, actor=admin)
+    services.do_update_area(_grids(draft)[0], actor=admin, name="改名")
+    draft.refresh_from_db()
+    assert draft.state == "draft"
+    with pytest.raises(DomainError):
+        services.do_activate_generation(draft, actor=admin)
+
+
+def test_a_boundary_redrawn_through_the_api_is_stored_with_its_geodesic_area(client, draft, admin):
+    grid = _grids(draft)[0]
+    smaller = _shapely(grid).buffer(-0.0001)
+    client.force_login(admin)
+    response = client.patch(reverse("area-detail", args=[grid.pk]), {"geom": shapely.geometry.mapping(smaller)},
+                            content_type="application/json")
+    assert response.status_code == 200, response.content
+    grid.refresh_from_db()
+    assert grid.geom.equals_exact(_geos(shapely.MultiPolygon([smaller])), 1e-9)
+    assert grid.area_m2 < Area.objects.get(generation__state="active", code=grid.code).area_m2
+
+
+def test_a_boundary_in_web_mercator_is_refused_naming_the_srid(client, draft, admin):
+    grid = _grids(draft)[0]
+    client.force_login(admin)
+    geom = {"type": "Polygon", "crs": {"type": "name", "properties": {"name": "EPSG:3857"}},
+            "coordinates": [[[13e6, 4.3e6], [13.1e6, 4.3e6], [13.1e6, 4.4e6], [13e6, 4.3e6]]]}
+    response = client.patch(reverse("area-detail", args=[grid.pk]), {"geom": geom}, content_type="application/json")
+    assert response.status_code == 400
+    assert "3857" in response.json()["error"]["fields"]["geom"][0]
