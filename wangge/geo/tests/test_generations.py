@@ -263,3 +263,21 @@ def test_a_boundary_in_web_mercator_is_refused_naming_the_srid(client, draft, ad
     response = client.patch(reverse("area-detail", args=[grid.pk]), {"geom": geom}, content_type="application/json")
     assert response.status_code == 400
     assert "3857" in response.json()["error"]["fields"]["geom"][0]
+
+
+def test_an_area_created_through_the_api_is_checked_by_validation(client, draft, admin):
+    grid = _grids(draft)[0]
+    inside = _shapely(grid).centroid.buffer(0.0005)  # ~50 m disc inside an existing grid: an overlap
+    code = f"{COMMUNITY_A}{990}"
+    client.force_login(admin)
+    response = client.post(reverse("generation-create-area", args=[draft.pk]),
+                           {"code": code, "name": "新网格", "geom": shapely.geometry.mapping(inside)},
+                           content_type="application/json")
+    assert response.status_code == 201, response.content
+    assert response.json()["parent_code"] == COMMUNITY_A and response.json()["area_m2"] > 1000
+    report = services.do_validate_generation(draft, actor=admin)
+    assert any(i["kind"] == "overlap" and code in (i["code"], i.get("other")) for i in report["issues"])
+    duplicate = client.post(reverse("generation-create-area", args=[draft.pk]),
+                            {"code": code, "name": "again", "geom": shapely.geometry.mapping(inside)},
+                            content_type="application/json")
+    assert duplicate.status_code == 400 and "code" in duplicate.json()["error"]["fields"]
