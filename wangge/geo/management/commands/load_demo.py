@@ -20,6 +20,8 @@ DEMO_USERS = [
     ("gridchief", "纬一路社区第1网格网格长", "grid_chief", "370103002001001"),
     ("gridworker", "纬一路社区第1网格网格员", "grid_worker", "370103002001001"),
     ("volunteer", "党员突击队员", "volunteer", "370103002001002"),
+    # A system account signs in with an API key only (create one in the admin or POST /api/v1/accounts/api-keys/).
+    ("hotline12345", "12345热线对接", "system", "370103"),
 ]
 
 
@@ -39,7 +41,10 @@ class Command(BaseCommand):
                     defaults={"display_name": display_name, "is_staff": role_slug == "admin",
                               "is_superuser": role_slug == "admin"})
                 if created:
-                    user.set_password(DEMO_PASSWORD)
+                    if role_slug == "system":
+                        user.set_unusable_password()
+                    else:
+                        user.set_password(DEMO_PASSWORD)
                     user.save(update_fields=["password"])
                 AreaAssignment.objects.get_or_create(user=user, area_code=area_code,
                                                      role=Role.objects.get(slug=role_slug))
