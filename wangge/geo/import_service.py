@@ -18,7 +18,7 @@ from wangge.core.scope import ensure_code_in_scope, scope_codes
 from . import codes
 from .importers import ALL_LEVELS, FieldMapping, check_options, opened_source, read_rows
 from .models import Area, Generation
-from .services import _back_to_draft, _ensure_editable, _link_parents, refresh_derived
+from .services import back_to_draft, ensure_editable, link_parents, refresh_derived
 
 # A report stays readable (and an API answer small) however broken the file is; the count says how many in all.
 MAX_LISTED_PROBLEMS = 1000
@@ -50,7 +50,7 @@ def do_import_areas(generation, path_or_file, *, actor, mapping=None, level=ALL_
     mapping = mapping if isinstance(mapping, FieldMapping) else FieldMapping(**(mapping or {}))
     check_options(level=level, crs=crs)
     generation = Generation.objects.select_for_update().get(pk=generation.pk)
-    _ensure_editable(generation)
+    ensure_editable(generation)
 
     with opened_source(path_or_file, layer=layer) as path:
         contents = read_rows(path, mapping=mapping, level=level, crs=crs, layer=layer, repair=repair)
@@ -138,6 +138,6 @@ def _write(generation, rows, existing):
     update_fields = ["geom", *sorted({key for row in rows for key in row.values})]
     Area.objects.bulk_update(updated, update_fields, batch_size=500)
     written_ids = [area.pk for area in new_areas] + [area.pk for area in updated]
-    _link_parents(generation.pk)
+    link_parents(generation.pk)
     refresh_derived(written_ids)
-    _back_to_draft(generation)
+    back_to_draft(generation)

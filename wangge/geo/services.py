@@ -34,14 +34,14 @@ def ensure_may_manage(actor):
         raise DomainError(_("You may not manage boundary generations."), code="forbidden")
 
 
-def _ensure_editable(generation):
+def ensure_editable(generation):
     if not generation.is_editable:
         raise DomainError(
             _("Generation #%(id)s is %(state)s; only a draft can be edited.")
             % {"id": generation.pk, "state": generation.get_state_display()}, field="generation")
 
 
-def _back_to_draft(generation):
+def back_to_draft(generation):
     """Any edit invalidates an earlier validation."""
     if generation.state != Generation.State.DRAFT:
         Generation.objects.filter(pk=generation.pk).update(state=Generation.State.DRAFT, validated_at=None)
@@ -58,7 +58,7 @@ def refresh_derived(area_ids):
             "WHERE id = ANY(%s)", [list(area_ids)])
 
 
-def _link_parents(generation_id):
+def link_parents(generation_id):
     """Parent links follow the codes: the parent of a code is its prefix one level up, in the same generation."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -91,14 +91,14 @@ def do_create_draft(*, actor, description="", based_on=None):
                        geom, area_m2, label_point, district_code
                 FROM geo_area WHERE generation_id = %s
                 """, [draft.pk, based_on.pk])
-        _link_parents(draft.pk)
+        link_parents(draft.pk)
     return draft
 
 
 @transaction.atomic
 def do_discard_draft(generation, *, actor):
     ensure_may_manage(actor)
-    _ensure_editable(generation)
+    ensure_editable(generation)
     generation.delete()
 
 
@@ -107,7 +107,7 @@ def do_validate_generation(generation, *, actor):
     """Runs every check; a generation with no errors becomes `validated`. Returns the report."""
     ensure_may_manage(actor)
     generation = Generation.objects.select_for_update().get(pk=generation.pk)
-    _ensure_editable(generation)
+    ensure_editable(generation)
     from .validation import validate_generation
 
     report = validate_generation(generation)
@@ -207,7 +207,7 @@ def _clean_values(values):
 @transaction.atomic
 def do_create_area(generation, *, actor, code, name, geom, level=None, **values):
     generation = Generation.objects.select_for_update().get(pk=generation.pk)
-    _ensure_editable(generation)
+    ensure_editable(generation)
     level = level or codes.level_of(code)
     if level not in codes.LEVELS:
         raise DomainError(_("A code has 6, 9, 12 or 15 digits; %(code)r has not.") % {"code": code}, field="code")
@@ -229,7 +229,7 @@ def do_create_area(generation, *, actor, code, name, geom, level=None, **values)
                 **_clean_values({"name": name, **values}))
     area.save()
     refresh_derived([area.pk])
-    _back_to_draft(generation)
+    back_to_draft(generation)
     area.refresh_from_db()
     return area
 
@@ -237,7 +237,7 @@ def do_create_area(generation, *, actor, code, name, geom, level=None, **values)
 @transaction.atomic
 def do_update_area(area, *, actor, geom=None, **values):
     area = Area.objects.select_for_update(of=("self",)).select_related("generation").get(pk=area.pk)
-    _ensure_editable(area.generation)
+    ensure_editable(area.generation)
     ensure_code_in_scope(actor, CHANGE_AREA, area.code)
     for key, value in _clean_values(values).items():
         setattr(area, key, value)
@@ -246,7 +246,7 @@ def do_update_area(area, *, actor, geom=None, **values):
     area.save()
     if geom is not None:
         refresh_derived([area.pk])
-    _back_to_draft(area.generation)
+    back_to_draft(area.generation)
     area.refresh_from_db()
     return area
 
@@ -255,13 +255,13 @@ def do_update_area(area, *, actor, geom=None, **values):
 def do_retire_area(area, *, actor):
     """Removes an area from a draft. An area with children must be emptied first."""
     area = Area.objects.select_for_update(of=("self",)).select_related("generation").get(pk=area.pk)
-    _ensure_editable(area.generation)
+    ensure_editable(area.generation)
     ensure_code_in_scope(actor, CHANGE_AREA, area.code)
     if area.children.exists():
         raise DomainError(_("Area %(code)s still has sub-areas; retire or move them first.") % {"code": area.code},
                           field="code")
     area.delete()
-    _back_to_draft(area.generation)
+    back_to_draft(area.generation)
 
 
 def _next_free_code(parent):
@@ -279,7 +279,7 @@ def do_split_area(area, *, actor, parts):
     """Splits a leaf area into the given parts (geometries that must tile it). The first part keeps the code;
     the others get the next free codes under the same parent. Returns the areas, first the original."""
     area = Area.objects.select_for_update(of=("self",)).select_related("generation", "parent").get(pk=area.pk)
-    _ensure_editable(area.generation)
+    ensure_editable(area.generation)
     ensure_code_in_scope(actor, CHANGE_AREA, area.code)
     if area.level == codes.DISTRICT or area.children.exists():
         raise DomainError(_("Only an area without sub-areas can be split."), field="code")
@@ -300,7 +300,7 @@ def do_split_area(area, *, actor, parts):
             name=f"{area.name}-{len(created) + 1}", kind=area.kind, dedicated_to=area.dedicated_to,
             notes=_("Split from %(code)s") % {"code": area.code}, geom=geometry))
     refresh_derived([a.pk for a in created])
-    _back_to_draft(area.generation)
+    back_to_draft(area.generation)
     for a in created:
         a.refresh_from_db()
     return created
@@ -314,7 +314,7 @@ def do_merge_areas(areas, *, actor):
     if len(areas) < 2:
         raise DomainError(_("A merge needs at least two areas."), field="areas")
     generation = areas[0].generation
-    _ensure_editable(generation)
+    ensure_editable(generation)
     for area in areas:
         ensure_code_in_scope(actor, CHANGE_AREA, area.code)
     if len({(a.generation_id, a.parent_id, a.level) for a in areas}) != 1:
@@ -331,7 +331,7 @@ def do_merge_areas(areas, *, actor):
     keeper.save()
     Area.objects.filter(pk__in=[a.pk for a in areas[1:]]).delete()
     refresh_derived([keeper.pk])
-    _back_to_draft(generation)
+    back_to_draft(generation)
     keeper.refresh_from_db()
     return keeper
 
@@ -340,7 +340,7 @@ def do_merge_areas(areas, *, actor):
 def do_renumber_grids(community, *, actor):
     """Renumbers a community's grids 001, 002, … west→east within rows, rows north→south. Returns {old: new}."""
     community = Area.objects.select_for_update(of=("self",)).select_related("generation").get(pk=community.pk)
-    _ensure_editable(community.generation)
+    ensure_editable(community.generation)
     ensure_code_in_scope(actor, CHANGE_AREA, community.code)
     if community.level != codes.COMMUNITY:
         raise DomainError(_("Grids are numbered within a community."), field="code")
@@ -358,5 +358,5 @@ def do_renumber_grids(community, *, actor):
         for grid in grids:
             if grid.code in changed:
                 Area.objects.filter(pk=grid.pk).update(code=changed[grid.code])
-        _back_to_draft(community.generation)
+        back_to_draft(community.generation)
     return changed
