@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "wangge.core",
     "wangge.accounts",
     "wangge.geo",
+    "wangge.registry",
 ]
 
 MIDDLEWARE = [

@@ -85,6 +85,8 @@ class Role(models.Model):
     slug = models.SlugField(_("slug"), unique=True)
     name = models.CharField(_("name"), max_length=100)
     actions = ArrayField(models.CharField(max_length=64), default=list, blank=True, verbose_name=_("actions"))
+    # Every action the default-role seeding has granted, so an action an admin took away is not granted again.
+    seeded_actions = ArrayField(models.CharField(max_length=64), default=list, blank=True, editable=False)
     description = models.TextField(_("description"), blank=True)
 
     class Meta:

@@ -10,17 +10,32 @@ VIEW_HISTORY = "core.view_history"
 MANAGE_USERS = "accounts.manage_users"
 VIEW_AGGREGATES = "kpi.view_aggregate"
 INGEST = "integrations.ingest"
+VIEW_PERSON = "registry.view_person"  # persons, households, houses: names and masked numbers
+CHANGE_PERSON = "registry.change_person"
+VIEW_PLACE = "registry.view_place"  # courtyards, buildings, organizations
+CHANGE_PLACE = "registry.change_place"
+REVEAL_PII = "registry.reveal_pii"  # full ID and phone numbers, each reveal audited
+VIEW_SENSITIVE = "registry.view_sensitive"  # sensitive tags (PIPL Art. 28): special populations, health
+
+_REGISTRY_READ = [VIEW_PERSON, VIEW_PLACE]
+_REGISTRY_WRITE = [VIEW_PERSON, VIEW_PLACE, CHANGE_PERSON, CHANGE_PLACE]
 
 DEFAULT_ROLES = {
     "admin": (gettext_noop("Administrator"),
-              [VIEW_AREA, CHANGE_AREA, MANAGE_GENERATIONS, VIEW_HISTORY, MANAGE_USERS, VIEW_AGGREGATES]),
-    "command": (gettext_noop("Command centre (dispatch)"), [VIEW_AREA, VIEW_HISTORY, VIEW_AGGREGATES]),
-    "supervision": (gettext_noop("Supervision centre"), [VIEW_AREA, VIEW_HISTORY, VIEW_AGGREGATES]),
-    "department": (gettext_noop("Department handler"), [VIEW_AREA]),
-    "subdistrict_staff": (gettext_noop("Subdistrict staff"), [VIEW_AREA, CHANGE_AREA, VIEW_HISTORY, VIEW_AGGREGATES]),
-    "community_staff": (gettext_noop("Community staff"), [VIEW_AREA, CHANGE_AREA, VIEW_HISTORY, VIEW_AGGREGATES]),
-    "grid_chief": (gettext_noop("Grid chief"), [VIEW_AREA, VIEW_HISTORY]),
-    "grid_worker": (gettext_noop("Grid worker"), [VIEW_AREA]),
+              [VIEW_AREA, CHANGE_AREA, MANAGE_GENERATIONS, VIEW_HISTORY, MANAGE_USERS, VIEW_AGGREGATES,
+               *_REGISTRY_WRITE, REVEAL_PII, VIEW_SENSITIVE]),
+    "command": (gettext_noop("Command centre (dispatch)"),
+                [VIEW_AREA, VIEW_HISTORY, VIEW_AGGREGATES, *_REGISTRY_READ]),
+    "supervision": (gettext_noop("Supervision centre"), [VIEW_AREA, VIEW_HISTORY, VIEW_AGGREGATES, *_REGISTRY_READ]),
+    "department": (gettext_noop("Department handler"), [VIEW_AREA, VIEW_PLACE]),
+    "subdistrict_staff": (gettext_noop("Subdistrict staff"),
+                          [VIEW_AREA, CHANGE_AREA, VIEW_HISTORY, VIEW_AGGREGATES, *_REGISTRY_WRITE, REVEAL_PII,
+                           VIEW_SENSITIVE]),
+    "community_staff": (gettext_noop("Community staff"),
+                        [VIEW_AREA, CHANGE_AREA, VIEW_HISTORY, VIEW_AGGREGATES, *_REGISTRY_WRITE, REVEAL_PII,
+                         VIEW_SENSITIVE]),
+    "grid_chief": (gettext_noop("Grid chief"), [VIEW_AREA, VIEW_HISTORY, *_REGISTRY_WRITE, REVEAL_PII]),
+    "grid_worker": (gettext_noop("Grid worker"), [VIEW_AREA, *_REGISTRY_WRITE]),
     "leader": (gettext_noop("Leader (aggregates only)"), [VIEW_AREA, VIEW_AGGREGATES]),
     "volunteer": (gettext_noop("Volunteer"), [VIEW_AREA]),
     "system": (gettext_noop("System (integration)"), [INGEST]),
@@ -28,7 +43,17 @@ DEFAULT_ROLES = {
 
 
 def ensure_default_roles(**kwargs):
+    """Creates the default roles, and grants each existing default role the actions a new release added to it.
+
+    `seeded_actions` remembers every action seeding has ever granted a role, so an action an admin removed is not
+    granted again on the next migrate."""
     from .models import Role
 
     for slug, (name, actions) in DEFAULT_ROLES.items():
-        Role.objects.get_or_create(slug=slug, defaults={"name": name, "actions": actions})
+        role, created = Role.objects.get_or_create(
+            slug=slug, defaults={"name": name, "actions": actions, "seeded_actions": actions})
+        new = [action for action in actions if action not in role.seeded_actions]
+        if not created and new:
+            role.actions = [*role.actions, *(a for a in new if a not in role.actions)]
+            role.seeded_actions = [*role.seeded_actions, *new]
+            role.save(update_fields=["actions", "seeded_actions"])
