@@ -205,12 +205,34 @@ class TagType(models.Model):
                               help_text=_('[{"name": "sentence_end", "label": "…", "type": "date|text|number|'
                                           'choice|bool", "required": true, "choices": […]}]'))
 
+    FIELD_TYPES = ("text", "number", "bool", "date", "choice")
+
     class Meta:
         verbose_name = _("tag type")
         verbose_name_plural = _("tag types")
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        """The field schema is checked when it is saved, so tag values can always be validated against it."""
+        from django.core.exceptions import ValidationError
+
+        if not isinstance(self.fields, list):
+            raise ValidationError({"fields": _("A list of field definitions is expected.")})
+        names = set()
+        for position, spec in enumerate(self.fields):
+            if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec["name"]:
+                raise ValidationError({"fields": _("Field %(n)d needs a name.") % {"n": position + 1}})
+            if spec["name"] in names:
+                raise ValidationError({"fields": _("The field %(name)s is defined twice.") % {"name": spec["name"]}})
+            names.add(spec["name"])
+            if spec.get("type", "text") not in self.FIELD_TYPES:
+                raise ValidationError({"fields": _("Field %(name)s: the type must be one of %(types)s.")
+                                       % {"name": spec["name"], "types": ", ".join(self.FIELD_TYPES)}})
+            if spec.get("type") == "choice" and not (isinstance(spec.get("choices"), list) and spec["choices"]):
+                raise ValidationError({"fields": _("Field %(name)s: a choice field lists its choices.")
+                                       % {"name": spec["name"]}})
 
 
 @track_changes()

@@ -114,3 +114,15 @@ def test_a_deceased_person_needs_the_date(district, staff, building):
         services.do_create_person(actor=staff, name="周八", grid_code=building.grid_code, status="deceased")
     assert error.value.field == "status_date"
     assert not Person.objects.filter(name="周八").exists()
+
+
+@pytest.mark.parametrize("fields", [
+    "not a list", [{"type": "text"}], [{"name": "a"}, {"name": "a"}], [{"name": "a", "type": "colour"}],
+    [{"name": "a", "type": "choice"}],
+])
+def test_a_tag_types_field_schema_is_checked(fields):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as error:
+        TagType(slug="x", name="x", category="care", fields=fields).full_clean()
+    assert "fields" in error.value.message_dict
