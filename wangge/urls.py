@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("wangge.accounts.urls")),
+    path("registry/map/", include("wangge.registry.map_urls")),
     path("", include("wangge.core.urls")),
     path("", include("wangge.geo.urls")),
 ]

@@ -128,5 +128,9 @@ def map_page(request):
             "code": _("Code"), "kind": _("Kind"), "dedicatedTo": _("Dedicated to"), "km2": _("km²"),
         },
     }
+    # The resident distribution map's layers (registry/map_views.py; residents.js reads this).
+    from wangge.registry.map_views import residents_config
+
+    config["residents"] = residents_config(request.user)
     return render(request, "geo/map.html", {"config": config, "has_generation": generation is not None,
                                             "levels": [(level, config["strings"][level]) for level in codes.LEVELS]})
