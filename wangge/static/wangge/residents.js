@@ -53,7 +53,8 @@
   }
   const building = element("section", { id: "building-details", className: "building-details", hidden: true });
   building.setAttribute("aria-live", "polite");
-  (document.getElementById("details") || levels).after(building);
+  // Above the area details a click on a dot also opens (the dot lies in a grid): the building is what was aimed at.
+  (document.getElementById("details") || levels).before(building);
 
   // --- choropleth -----------------------------------------------------------------------------------------------
   // Grid counts summed up the code tree: a code prefix is a subtree, so a community's count is its grids' sum.
@@ -121,8 +122,10 @@
       const classes = classesOf(Object.values(counts));
       if (level === current) state.classes = classes;
       map.setPaintProperty(layer, "fill-color", colourExpression(counts, classes));
-      map.setPaintProperty(layer, "fill-opacity",
-        ["case", ["boolean", ["feature-state", "hover"], false], 0.9, 0.7]);
+      // Lighter at building zooms, so the dots and the outlines stay readable over a fully coloured screen.
+      const hover = ["boolean", ["feature-state", "hover"], false];
+      map.setPaintProperty(layer, "fill-opacity", ["interpolate", ["linear"], ["zoom"],
+        config.buildingMinzoom, ["case", hover, 0.9, 0.7], config.buildingMinzoom + 3, ["case", hover, 0.55, 0.35]]);
     }
     drawLegend();
   }
