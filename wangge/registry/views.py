@@ -9,7 +9,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from wangge.accounts.roles import REVEAL_PII, VIEW_PERSON, VIEW_SENSITIVE
 from wangge.core.errors import DomainError
@@ -29,14 +29,25 @@ def _persons(user):
     return Person.objects.restrict(user, VIEW_PERSON)
 
 
-@require_GET
+# Searched by POST only, so a full number never sits in a URL (access logs, browser history, Referer).
+PII_FILTERS = ("id_number", "phone")
+
+
+@require_http_methods(["GET", "POST"])
 @login_required
 def person_list(request):
-    """Keyset pages (`after=<id>`): no count and no offset, so the 50 rows cost the same on page 1 and page 500."""
+    """Keyset pages (`after=<id>`): no count and no offset, so the 50 rows cost the same on page 1 and page 500.
+    A search by ID or phone number comes as a POST and shows its (few) matches without further pages."""
     queryset = _persons(request.user).only(
         "id", "name", "grid_code", "id_number_masked", "phone_masked", "gender", "birth_date", "residence_type",
         "status", "party_member")
     params = request.GET.copy()
+    for name in PII_FILTERS:
+        params.pop(name, None)
+    if request.method == "POST":
+        for name in PII_FILTERS:
+            if request.POST.get(name, "").strip():
+                params[name] = request.POST[name]
     after = params.pop("after", [None])[-1]
     filterset = PersonFilter(params, queryset=queryset, request=request)
     rows, error, next_after = [], None, None
@@ -48,13 +59,15 @@ def person_list(request):
             rows = list(page[:PAGE_SIZE + 1])
     except DomainError as exc:
         error = exc
-    if len(rows) > PAGE_SIZE:
-        rows = rows[:PAGE_SIZE]
+    searched = any(name in params for name in PII_FILTERS)
+    has_more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    if has_more and not searched:
         next_query = params.copy()
         next_query["after"] = rows[-1].pk
         next_after = next_query.urlencode()
     context = {"filter": filterset, "persons": rows, "error": error, "next_query": next_after,
-               "query": params.urlencode()}
+               "searched": searched}
     template = "registry/person_rows.html" if request.headers.get("HX-Request") else "registry/person_list.html"
     return render(request, template, context)
 

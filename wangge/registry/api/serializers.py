@@ -169,6 +169,22 @@ class PersonCreateSerializer(PersonWriteSerializer):
     name = serializers.CharField(max_length=50)
 
 
+class PersonSearchSerializer(serializers.Serializer):
+    id_number = serializers.CharField(max_length=30, required=False, allow_blank=True, write_only=True)
+    phone = serializers.CharField(max_length=30, required=False, allow_blank=True, write_only=True)
+    area = serializers.CharField(max_length=15, required=False, allow_blank=True)
+    name = serializers.CharField(max_length=50, required=False, allow_blank=True)
+
+    def validate(self, attrs):
+        if not (attrs.get("id_number") or attrs.get("phone")):
+            raise serializers.ValidationError({"id_number": [_("Give an ID number or a phone number.")]})
+        return attrs
+
+
+class PersonSearchResultSerializer(serializers.Serializer):
+    results = PersonSerializer(many=True)
+
+
 class RevealSerializer(serializers.Serializer):
     field = serializers.ChoiceField(choices=[("id_number", "id_number"), ("phone", "phone"),
                                              ("safety_phone", "safety_phone")])

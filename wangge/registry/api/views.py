@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -209,6 +210,21 @@ class PersonViewSet(RegistryViewSet):
         person = services.do_update_person(person, actor=request.user, **data)
         return Response(self.get_serializer(self.get_queryset().get(pk=person.pk)).data)
 
+    @extend_schema(request=s.PersonSearchSerializer, responses={200: s.PersonSearchResultSerializer},
+                   description=_("Exact search by ID or phone number in the body, so the number never appears in "
+                                 "a URL (access logs, browser history). Up to 50 matches, masked."))
+    @action(detail=False, methods=["post"])
+    def search(self, request):
+        query = s.PersonSearchSerializer(data=request.data)
+        query.is_valid(raise_exception=True)
+        filterset = filters.PersonFilter({k: v for k, v in query.validated_data.items() if v not in (None, "")},
+                                         queryset=self.get_queryset(), request=request)
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        persons = filterset.qs.order_by("pk")[:PersonPagination.page_size]
+        return Response({"results": s.PersonSerializer(persons, many=True,
+                                                       context=self.get_serializer_context()).data})
+
     @extend_schema(request=s.RevealSerializer, responses={200: s.RevealResultSerializer, **NOT_FOUND},
                    description=_("The full ID or phone number (field: id_number | phone). Needs the reveal "
                                  "permission in the person's grid and a reason; every reveal is audited."))
@@ -305,40 +321,21 @@ class TagTypeViewSet(ChangeContextMixin, mixins.CreateModelMixin, mixins.UpdateM
         if not is_registry_admin(self.request.user):
             raise DomainError(_("Only administrators change tag types."), code="forbidden")
 
-    def perform_create(self, serializer):
+    def create(self, request, *args, **kwargs):
         self._check_admin()
-        serializer.validated_data["fields"] = clean_field_schema(serializer.validated_data.get("fields", []))
+        return super().create(request, *args, **kwargs)
+
+    def update(self, request, *args, **kwargs):
+        self._check_admin()
+        return super().update(request, *args, **kwargs)
+
+    def perform_create(self, serializer):
+        TagType(**serializer.validated_data).clean()  # the model checks the field schema
         serializer.save()
 
     def perform_update(self, serializer):
-        self._check_admin()
-        if "fields" in serializer.validated_data:
-            serializer.validated_data["fields"] = clean_field_schema(serializer.validated_data["fields"])
+        TagType(fields=serializer.validated_data.get("fields", serializer.instance.fields)).clean()
         serializer.save()
-
-
-_FIELD_TYPES = {"date", "text", "number", "choice", "bool"}
-
-
-def clean_field_schema(fields):
-    """A tag type's field schema: a list of {name, label?, type, required?, choices?}; names unique."""
-    if not isinstance(fields, list):
-        raise DomainError(_("Fields must be a list."), field="fields")
-    seen = set()
-    for spec in fields:
-        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec["name"].isidentifier():
-            raise DomainError(_("Each field needs a name made of letters, digits and underscores."), field="fields")
-        if spec["name"] in seen:
-            raise DomainError(_("Field names must be unique."), field="fields")
-        seen.add(spec["name"])
-        if spec.get("type", "text") not in _FIELD_TYPES:
-            raise DomainError(_("A field type is one of: date, text, number, choice, bool."), field="fields")
-        if spec.get("type") == "choice" and not (isinstance(spec.get("choices"), list) and spec["choices"]):
-            raise DomainError(_("A choice field needs its choices."), field="fields")
-        unknown = set(spec) - {"name", "label", "type", "required", "choices"}
-        if unknown:
-            raise DomainError(_("Unknown field attribute."), field="fields")
-    return fields
 
 
 # Counts -----------------------------------------------------------------------------------------------------------
