@@ -117,6 +117,7 @@ class PersonSerializer(serializers.ModelSerializer):
     id_number = serializers.CharField(source="id_number_masked", read_only=True,
                                       help_text=_("Masked; POST …/reveal/ for the full value (audited)."))
     phone = serializers.CharField(source="phone_masked", read_only=True, help_text=_("Masked."))
+    gender = serializers.CharField(read_only=True, help_text=_("male, female, or empty without an ID number."))
     tags = serializers.SerializerMethodField()
 
     class Meta:
@@ -198,6 +199,7 @@ class RevealResultSerializer(serializers.Serializer):
 
 class HouseholdMemberSerializer(serializers.ModelSerializer):
     id_number = serializers.CharField(source="id_number_masked", read_only=True)
+    gender = serializers.CharField(read_only=True)
 
     class Meta:
         model = Person
