@@ -8,6 +8,7 @@ api_v1 = [
     path("accounts/", include("wangge.accounts.api.urls")),
     path("history/", include("wangge.core.history_api")),
     path("registry/", include("wangge.registry.api.urls")),
+    path("registry/", include("wangge.registry.api.coverage_urls")),
 ]
 
 urlpatterns = [
@@ -23,4 +24,5 @@ urlpatterns = [
     path("", include("wangge.core.urls")),
     path("registry/", include("wangge.registry.urls")),
     path("", include("wangge.geo.urls")),
+    path("", include("wangge.registry.coverage_urls")),
 ]

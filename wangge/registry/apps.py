@@ -13,3 +13,10 @@ class RegistryConfig(AppConfig):
         from .services import reassign_after_activation
 
         register_activation_hook(reassign_after_activation)
+
+        from wangge.geo.validation import HOUSEHOLD_COUNTERS
+
+        from .coverage import household_counter
+
+        if household_counter not in HOUSEHOLD_COUNTERS:
+            HOUSEHOLD_COUNTERS.append(household_counter)

@@ -31,8 +31,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--seed", type=int, default=370103)
         parser.add_argument("--quiet", action="store_true")
+        parser.add_argument("--no-population", action="store_true", help="skip the synthetic registry population")
 
-    def handle(self, *args, seed, quiet, **options):
+    def handle(self, *args, seed, quiet, no_population=False, **options):
         with pghistory.context(command="load_demo"), transaction.atomic():
             users = {}
             for username, display_name, role_slug, area_code in DEMO_USERS:
@@ -55,6 +56,10 @@ class Command(BaseCommand):
             if not quiet:
                 self.stdout.write(f"Loaded the demo district as generation #{generation.pk}: "
                                   f"{generation.areas.count()} areas.")
+        if not no_population:  # the registry's synthetic population; skips itself when already loaded
+            from django.core.management import call_command
+
+            call_command("load_demo_population", quiet=quiet, stdout=self.stdout)
         if not quiet:
             self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
             for username, display_name, role_slug, area_code in DEMO_USERS:
