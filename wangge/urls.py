@@ -7,6 +7,7 @@ api_v1 = [
     path("geo/", include("wangge.geo.api.urls")),
     path("accounts/", include("wangge.accounts.api.urls")),
     path("history/", include("wangge.core.history_api")),
+    path("registry/", include("wangge.registry.api.transfer_urls")),
     path("registry/", include("wangge.registry.api.urls")),
     path("registry/", include("wangge.registry.api.coverage_urls")),
 ]
@@ -21,6 +22,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("wangge.accounts.urls")),
     path("registry/map/", include("wangge.registry.map_urls")),
+    path("registry/import/", include("wangge.registry.import_urls")),
     path("", include("wangge.core.urls")),
     path("registry/", include("wangge.registry.urls")),
     path("", include("wangge.geo.urls")),

@@ -1,0 +1,11 @@
+from django.urls import path, re_path
+
+from . import import_views
+
+app_name = "registry-import"
+
+urlpatterns = [
+    path("", import_views.import_page, name="page"),
+    re_path(r"^errors\.(?P<fmt>xlsx|csv)$", import_views.error_report_download, name="errors"),
+    re_path(r"^templates/(?P<kind>[a-z]+)\.(?P<fmt>xlsx|csv)$", import_views.template_download, name="template"),
+]
