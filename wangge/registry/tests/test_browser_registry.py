@@ -1,5 +1,6 @@
 """The registry in a real browser (Debian's Chromium, no download): a community worker logs in through the form,
-opens the map, colours the grids by persons, reads the legend, and clicks a building dot for its households."""
+imports a small persons template with one bad row and reads the error report, then opens the map, colours the grids
+by persons, reads the legend, and clicks a building dot for its households."""
 
 from pathlib import Path
 
@@ -18,6 +19,17 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--u
 WAIT_MS = 20_000
 PASSWORD = "Wangge-demo-2026"
 VALID_ID = "360426199101010071"  # DOMAIN.md §8
+_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+
+
+def id_number(first17):
+    """A GB 11643 ID number: 17 digits and their check character."""
+    return first17 + "10X98765432"[sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True)) % 11]
+
+
+def wrong_check(number):
+    """The same number with a check character that does not match."""
+    return number[:17] + ("0" if number[17] != "0" else "1")
 
 
 @pytest.fixture
@@ -58,6 +70,27 @@ def log_in(page, base, user):
     page.fill("input[name=password]", PASSWORD)
     page.click("form button[type=submit]")
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+
+def import_with_one_bad_row(page, base, data, tmp_path):
+    """Persons CSV (UTF-8, the template's Chinese headers) into the building's house: one good row, one with a
+    wrong ID check character. The dry run's report names the bad row and its column."""
+    code = data["building"].grid_code + data["building"].number
+    good, bad = id_number("37010319910101001"), wrong_check(id_number("37010319920202002"))
+    upload = tmp_path / "persons.csv"
+    upload.write_text("姓名,身份证号,楼栋编码,单元,房间号\n"
+                      f"周八,{good},{code},1,101\n"
+                      f"吴九,{bad},{code},1,101\n", encoding="utf-8")
+    page.goto(f"{base}/registry/import/")
+    page.select_option("#import-kind", "persons")
+    page.set_input_files("#import-file", str(upload))
+    page.click("#import-submit")
+    errors = page.locator("#import-report .import-error")
+    errors.first.wait_for()
+    assert errors.count() == 1, errors.all_inner_texts()
+    row, column = errors.first.locator("td").all_inner_texts()[:2]
+    assert (row, column) == ("3", "身份证号")  # line 3 of the file (the header is line 1), the ID column
+    return good
 
 
 def see_the_choropleth(page, base, data):
@@ -110,12 +143,13 @@ def see_the_choropleth(page, base, data):
     page.screenshot(path=str(shots / "residents-building.png"))
 
 
-def test_log_in_and_see_the_resident_map(live_server, residents, browser):
+def test_import_with_an_error_report_then_see_the_resident_map(live_server, residents, browser, tmp_path):
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.set_default_timeout(WAIT_MS)
     requests = []
     page.on("request", lambda request: requests.append(request.url))
     log_in(page, live_server.url, residents["user"])
+    import_with_one_bad_row(page, live_server.url, residents, tmp_path)
     see_the_choropleth(page, live_server.url, residents)
     # Offline by default: every request went to our own server.
     assert all(url.startswith(live_server.url) or url.startswith(("data:", "blob:")) for url in requests), [
