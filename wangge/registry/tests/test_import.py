@@ -101,7 +101,13 @@ def test_dry_run_writes_nothing_then_commit_writes(place, staff):
 def test_reimport_changes_nothing_and_updates_changed_rows(place, staff):
     _building, _house, code = place
     rows = [person_row(code), person_row(code, VALID_IDS[1], "李四")]
-    do_import_registry("persons", xlsx_file(rows), actor=staff, commit=True)
+    import pghistory
+
+    with pghistory.context(command="test"):
+        do_import_registry("persons", xlsx_file(rows), actor=staff, commit=True)
+    from django.apps import apps
+
+    assert all(e.pgh_context_id for e in apps.get_model("registry", "PersonEvent").objects.all())
     before = list(Person.objects.order_by("pk").values())
     again = do_import_registry("persons", xlsx_file(rows), actor=staff, commit=True)
     assert (again["create"], again["update"], again["unchanged"]) == (0, 0, 2)
@@ -110,7 +116,15 @@ def test_reimport_changes_nothing_and_updates_changed_rows(place, staff):
     rows[1] = person_row(code, VALID_IDS[1], "李四", phone="13900139000")
     changed = do_import_registry("persons", xlsx_file(rows), actor=staff, commit=True)
     assert (changed["create"], changed["update"], changed["unchanged"]) == (0, 1, 1)
-    assert services.find_person_by_id_number(VALID_IDS[1]).phone_masked == "139****9000"
+    li = services.find_person_by_id_number(VALID_IDS[1])
+    assert li.phone_masked == "139****9000"
+    # The change log holds one event per insert and per actual update, nothing for the unchanged rows.
+    from django.apps import apps
+
+    events = apps.get_model("registry", "PersonEvent").objects
+    assert sorted(events.values_list("pgh_label", flat=True)) == ["insert", "insert", "update"]
+    update = events.get(pgh_label="update")
+    assert update.pgh_obj_id == li.pk and update.phone_masked == "139****9000"
 
 
 def test_gbk_csv_and_15_digit_ids(place, staff):
