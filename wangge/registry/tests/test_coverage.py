@@ -177,7 +177,7 @@ def test_the_page_lists_lines_and_records(scene):
     client.force_login(make_user("community_staff", COMMUNITY_A))
     page = client.get("/registry/coverage/")
     assert page.status_code == 200
-    assert "Households without members".encode() in page.content
+    assert b"Households without members" in page.content
     listing = client.get("/registry/coverage/", {"line": "persons_without_household_or_house"})
     assert "李四".encode() in listing.content
     assert client.get("/registry/coverage/", {"area": "12"}).status_code == 400
