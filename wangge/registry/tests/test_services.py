@@ -126,3 +126,13 @@ def test_a_tag_types_field_schema_is_checked(fields):
     with pytest.raises(ValidationError) as error:
         TagType(slug="x", name="x", category="care", fields=fields).full_clean()
     assert "fields" in error.value.message_dict
+
+
+def test_an_elderly_residents_real_id_number_is_accepted(district, staff, building):
+    # Born 1950, registered in 市中区 (370103, a code from 1983): valid, though the county is younger than him.
+    from stdnum.cn import ric
+
+    body = "37010319500101001"
+    person = services.do_create_person(actor=staff, name="老张", id_number=body + ric.calc_check_digit(body + "?"),
+                                       grid_code=building.grid_code)
+    assert person.birth_date.year == 1950
