@@ -36,7 +36,8 @@ def _point(grid):
 
 def _square(grid, size=0.0002):
     x, y = grid.label_point.x, grid.label_point.y
-    ring = [[x - size, y - size], [x + size, y - size], [x + size, y + size], [x - size, y + size], [x - size, y - size]]
+    ring = [[x - size, y - size], [x + size, y - size], [x + size, y + size], [x - size, y + size],
+            [x - size, y - size]]
     return {"type": "Polygon", "coordinates": [ring]}
 
 
