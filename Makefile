@@ -7,7 +7,7 @@ PORT ?= 8000
 .PHONY: demo test setup setup-test system system-test python assets db migrate serve stop bench lint messages clean
 
 demo: setup
-	$(PY) manage.py load_demo
+	$(PY) manage.py load_demo $(DEMO_ARGS)
 	@scripts/serve.sh $(HOST) $(PORT)
 
 # Browser tests run in their own session: a live server needs a transactional database, which is emptied after
