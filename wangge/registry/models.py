@@ -179,6 +179,10 @@ class Person(Located):
         indexes = [
             models.Index(fields=["grid_code"], name="person_grid_prefix", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["name"], name="person_name_prefix", opclasses=["varchar_pattern_ops"]),
+            # The coverage report (coverage.person_lines) counts from these alone, without reading the wide rows.
+            models.Index(fields=["grid_code"], name="person_normal_grid", opclasses=["varchar_pattern_ops"],
+                         include=["household", "house"], condition=models.Q(status="normal")),
+            models.Index(fields=["house"], name="person_normal_house", condition=models.Q(status="normal")),
         ]
 
     def __str__(self):
