@@ -16,8 +16,12 @@ class Located(ScopedModel):
 
     scope_field = "grid_code"
 
-    grid_code = models.CharField(_("grid code"), max_length=15, blank=True, db_index=True)
-    district_code = models.CharField(max_length=6, blank=True, db_index=True, editable=False)
+    # Indexed once per table, with varchar_pattern_ops (Meta.indexes): it serves equality and the prefix (subtree)
+    # filters restrict() makes. db_index=True would add a plain btree and a second LIKE index on top: every extra
+    # index is paid on every row of a bulk import.
+    grid_code = models.CharField(_("grid code"), max_length=15, blank=True)
+    # Not indexed: no query filters by it; it is the distribution column should a city outgrow one server.
+    district_code = models.CharField(max_length=6, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -147,7 +151,7 @@ class Person(Located):
                               choices=[("male", _("male")), ("female", _("female"))])
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     phone_enc = models.TextField(editable=False, blank=True)
-    phone_index = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
+    phone_index = models.CharField(max_length=64, blank=True, editable=False)
     phone_masked = models.CharField(_("phone"), max_length=20, blank=True, editable=False)
     ethnicity = models.CharField(_("ethnicity"), max_length=20, blank=True)
     hukou_place = models.CharField(_("household registration place"), max_length=200, blank=True)
@@ -179,6 +183,7 @@ class Person(Located):
         indexes = [
             models.Index(fields=["grid_code"], name="person_grid_prefix", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["name"], name="person_name_prefix", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["phone_index"], name="person_phone_index", condition=~models.Q(phone_index="")),
             # The coverage report (coverage.person_lines) counts from these alone, without reading the wide rows.
             models.Index(fields=["grid_code"], name="person_normal_grid", opclasses=["varchar_pattern_ops"],
                          include=["household", "house"], condition=models.Q(status="normal")),
@@ -251,6 +256,7 @@ class PersonTag(Located):
         verbose_name = _("person tag")
         verbose_name_plural = _("person tags")
         constraints = [models.UniqueConstraint(fields=["person", "tag_type"], name="one_tag_of_a_type")]
+        indexes = [models.Index(fields=["grid_code"], name="persontag_grid_prefix", opclasses=["varchar_pattern_ops"])]
 
 
 class OrganizationKind(models.TextChoices):
@@ -317,6 +323,7 @@ class PartyOrganization(Located):
     class Meta:
         verbose_name = _("party organization")
         verbose_name_plural = _("party organizations")
+        indexes = [models.Index(fields=["grid_code"], name="partyorg_grid_prefix", opclasses=["varchar_pattern_ops"])]
 
     def __str__(self):
         return self.name
