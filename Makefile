@@ -10,11 +10,11 @@ demo: setup
 	$(PY) manage.py load_demo $(DEMO_ARGS)
 	@scripts/serve.sh $(HOST) $(PORT)
 
-# Browser tests run in their own session: a live server needs a transactional database, which is emptied after
-# each test and would take the shared demo district away from the other tests.
+# Tests that commit for real (browser tests against a live server, killed processes) run in a second session:
+# the database is emptied after each of them, which would take the shared demo district away from the others.
 test: setup-test
-	$(PY) -m pytest -n 2 --dist loadfile -m "not browser" $(PYTEST_ARGS)
-	$(PY) -m pytest -m browser $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadfile -m "not browser and not transactional" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "browser or transactional" $(PYTEST_ARGS)
 
 setup: system python assets db migrate
 setup-test: system-test python assets db migrate

@@ -3,6 +3,17 @@ import pytest
 from wangge.core.testing import load_test_district
 
 
+def pytest_collection_modifyitems(items):
+    """Every test that asks for a committing database belongs in the second session (see the Makefile): a test
+    that forgets the marker would empty the database under the tests that run after it."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        committing = (marker is not None and marker.kwargs.get("transaction")) or any(
+            name in getattr(item, "fixturenames", ()) for name in ("live_server", "transactional_db"))
+        if committing and not (item.get_closest_marker("browser") or item.get_closest_marker("transactional")):
+            raise pytest.UsageError(f"{item.nodeid} commits for real: mark it transactional (or browser)")
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """Every test database starts with the small demo district, loaded once (kept with --reuse-db)."""
@@ -12,6 +23,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 @pytest.fixture
 def district(db):
+    """The active generation of the small demo district (loaded once per test database by django_db_setup)."""
     from wangge.geo.models import Generation
 
     return Generation.objects.get(state=Generation.State.ACTIVE)

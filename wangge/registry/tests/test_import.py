@@ -308,6 +308,7 @@ do_import_registry("persons", sys.argv[1], actor=User.objects.get(username=sys.a
 """
 
 
+@pytest.mark.transactional
 @pytest.mark.django_db(transaction=True)
 def test_killed_import_subprocess_leaves_nothing(tmp_path):
     """A real process, killed (os._exit) inside the write phase, with the rows of the file already sent: the
