@@ -132,6 +132,7 @@ class PersonStatus(models.TextChoices):
     NORMAL = "normal", _("normal")
     MOVED_OUT = "moved_out", _("moved out")
     DECEASED = "deceased", _("deceased")
+    MERGED = "merged", _("merged into another record")
 
 
 @track_changes(exclude=["id_number_enc", "phone_enc"])
@@ -167,6 +168,9 @@ class Person(Located):
     party_member = models.BooleanField(_("party member"), default=False)
     status = models.CharField(_("status"), max_length=10, choices=PersonStatus.choices, default=PersonStatus.NORMAL)
     status_date = models.DateField(_("status date"), null=True, blank=True)
+    # One person, one record: a duplicate merged into another keeps its row (and so its change log), pointing here.
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged",
+                                    editable=False)
     # Flowing population (流动人口)
     inflow_date = models.DateField(_("inflow date"), null=True, blank=True)
     inflow_reason = models.CharField(_("inflow reason"), max_length=100, blank=True)

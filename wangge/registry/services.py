@@ -33,9 +33,9 @@ from .models import (
 )
 from .placement import grid_code_at
 
-PERSON_FIELDS = ("name", "ethnicity", "hukou_place", "residence_type", "household_status", "relation_to_head",
-                 "work_unit", "party_member", "status", "status_date", "inflow_date", "inflow_reason", "origin",
-                 "residence_permit")
+PERSON_FIELDS = ("name", "birth_date", "gender", "ethnicity", "hukou_place", "residence_type", "household_status",
+                 "relation_to_head", "work_unit", "party_member", "status", "status_date", "inflow_date",
+                 "inflow_reason", "origin", "residence_permit")
 BUILDING_FIELDS = ("name", "address", "use", "floors", "units")
 HOUSE_FIELDS = ("unit", "floor", "room", "use", "area_m2", "owner_name", "rented")
 COURTYARD_FIELDS = ("name", "address", "property_manager")
@@ -244,7 +244,7 @@ def do_create_person(*, actor, name, id_number=None, phone=None, house=None, hou
     if not person.name:
         raise DomainError(_("A name is required."), field="name")
     _set_fields(person, values, PERSON_FIELDS)
-    if id_number:
+    if id_number:  # gender and birth date then come from the number, whatever else was given
         seal_id_number(person, id_number)
         if Person.objects.filter(id_number_index=person.id_number_index).exists():
             raise DomainError(_("A person with this ID number is already registered (一人一档)."),
@@ -422,3 +422,62 @@ def reassign_after_activation(old_generation, new_generation, actor):
             "UPDATE registry_persontag t SET grid_code = p.grid_code, district_code = p.district_code "
             "FROM registry_person p WHERE t.person_id = p.id AND t.grid_code IS DISTINCT FROM p.grid_code")
     return report
+
+
+# One person, one record (一人一档) ----------------------------------------------------------------------------------
+
+def duplicate_candidates(user, area_code="", limit=200):
+    """Groups of persons that are probably one person: no ID number to tell them apart (at least one of the pair
+    has none), and the same name, birth date and household. Only persons the user may change are considered."""
+    from django.db.models import Count, Q
+
+    persons = (Person.objects.restrict(user, CHANGE_PERSON).exclude(status=PersonStatus.MERGED)
+               .filter(grid_code__startswith=area_code or ""))
+    groups = (persons.values("name", "birth_date", "household_id")
+              .annotate(n=Count("id"), without_id=Count("id", filter=Q(id_number_index="")))
+              .filter(n__gt=1, without_id__gt=0, birth_date__isnull=False)
+              .order_by("name", "birth_date")[:limit])
+    result = []
+    for group in groups:
+        members = list(persons.filter(name=group["name"], birth_date=group["birth_date"],
+                                      household_id=group["household_id"]).order_by("pk"))
+        result.append(members)
+    return result
+
+
+@transaction.atomic
+def do_merge_persons(keep, duplicate, *, actor):
+    """Merges `duplicate` into `keep`: empty fields of `keep` are filled from it, its tags, party memberships and
+    household headships move over, and it stays as a row marked merged (so the history of both is kept)."""
+    keep, duplicate = (Person.objects.select_for_update().get(pk=keep.pk),
+                       Person.objects.select_for_update().get(pk=duplicate.pk))
+    for person in (keep, duplicate):
+        ensure_code_in_scope(actor, CHANGE_PERSON, person.grid_code)
+    if keep.pk == duplicate.pk:
+        raise DomainError(_("A record cannot be merged into itself."), field="duplicate")
+    if PersonStatus.MERGED in (keep.status, duplicate.status):
+        raise DomainError(_("This record was already merged."), field="duplicate")
+    if keep.id_number_index and duplicate.id_number_index and keep.id_number_index != duplicate.id_number_index:
+        raise DomainError(_("Both records have different ID numbers: they are two people."), field="duplicate")
+    for field in ("id_number_enc", "id_number_index", "id_number_masked", "phone_enc", "phone_index", "phone_masked",
+                  "gender", "birth_date", *PERSON_FIELDS, "house_id", "household_id"):
+        if getattr(keep, field) in ("", None) and getattr(duplicate, field) not in ("", None):
+            setattr(keep, field, getattr(duplicate, field))
+    if duplicate.id_number_index:
+        # The unique blind index moves with the number: clear it on the duplicate first.
+        Person.objects.filter(pk=duplicate.pk).update(id_number_enc="", id_number_index="", id_number_masked="")
+    keep.save()
+    for tag in PersonTag.objects.filter(person=duplicate):
+        if PersonTag.objects.filter(person=keep, tag_type=tag.tag_type).exists():
+            tag.delete()
+        else:
+            PersonTag.objects.filter(pk=tag.pk).update(person=keep, grid_code=keep.grid_code,
+                                                       district_code=keep.district_code)
+    Household.objects.filter(head=duplicate).update(head=keep)
+    for party_organization in duplicate.party_organizations.all():
+        party_organization.members.add(keep)
+        party_organization.members.remove(duplicate)
+    Person.objects.filter(pk=duplicate.pk).update(status=PersonStatus.MERGED, merged_into=keep,
+                                                  status_date=datetime.date.today())
+    keep.refresh_from_db()
+    return keep

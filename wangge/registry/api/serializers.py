@@ -307,3 +307,11 @@ class StatsSerializer(serializers.Serializer):
     area = serializers.CharField(allow_null=True)
     by = serializers.CharField()
     results = StatsRowSerializer(many=True)
+
+
+class PersonMergeSerializer(serializers.Serializer):
+    duplicate = serializers.IntegerField(help_text=_("The id of the record to merge into this one."))
+
+
+class DuplicateGroupsSerializer(serializers.Serializer):
+    results = serializers.ListField(child=PersonSerializer(many=True))

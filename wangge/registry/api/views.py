@@ -9,7 +9,7 @@ from django.db import connection
 from django.db.models import Prefetch
 from django.http import Http404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -40,6 +40,7 @@ from ..models import (
     Organization,
     PartyOrganization,
     Person,
+    PersonStatus,
     PersonTag,
     TagType,
 )
@@ -187,6 +188,9 @@ class PersonViewSet(RegistryViewSet):
 
     def get_queryset(self):
         queryset = super().get_queryset()
+        if self.action == "list" and self.request.query_params.get("status") != PersonStatus.MERGED:
+            # A record merged into another stays (with its history) but is no longer listed unless asked for.
+            queryset = queryset.exclude(status=PersonStatus.MERGED)
         if self.action == "list":
             # Lists never decrypt: the ciphertexts and indexes are not even read.
             queryset = queryset.defer("id_number_enc", "phone_enc", "id_number_index", "phone_index",
@@ -240,6 +244,30 @@ class PersonViewSet(RegistryViewSet):
     @action(detail=True, methods=["post"])
     def reveal(self, request, pk=None):
         return reveal_response(request, self.get_object(), ("id_number", "phone"))
+
+    @extend_schema(parameters=[OpenApiParameter("area", str, description=_("An area code (any level)."))],
+                   responses={200: s.DuplicateGroupsSerializer},
+                   description=_("Groups of records that are probably one person (一人一档): the same name, birth "
+                                 "date and household, and not both with an ID number. Merge them with merge/."))
+    @action(detail=False, methods=["get"])
+    def duplicates(self, request):
+        groups = services.duplicate_candidates(request.user, request.query_params.get("area", ""))
+        context = self.get_serializer_context()
+        return Response({"results": [s.PersonSerializer(group, many=True, context=context).data
+                                     for group in groups]})
+
+    @extend_schema(request=s.PersonMergeSerializer, responses={200: s.PersonDetailSerializer, **NOT_FOUND},
+                   description=_("Merges the `duplicate` record into this one. The duplicate stays, marked merged, "
+                                 "with its history; its tags, party memberships and headships move here."))
+    @action(detail=True, methods=["post"])
+    def merge(self, request, pk=None):
+        data = s.PersonMergeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        keep = self.get_object()
+        duplicate = reference(Person, data.validated_data["duplicate"], request.user, CHANGE_PERSON, "duplicate")
+        keep = services.do_merge_persons(keep, duplicate, actor=request.user)
+        return Response(s.PersonDetailSerializer(self.get_queryset().get(pk=keep.pk),
+                                                 context=self.get_serializer_context()).data)
 
 
 class OrganizationViewSet(RegistryViewSet):
