@@ -348,3 +348,30 @@ class RevealAudit(models.Model):
     class Meta:
         verbose_name = _("reveal audit")
         verbose_name_plural = _("reveal audits")
+
+
+class ImportRun(models.Model):
+    """A registry import queued as a background job (large files): its state, and its report when done.
+    The uploaded file is kept only until the job has read it: it holds personal data in plain text."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        REJECTED = "rejected", _("rejected: nothing written")
+        FAILED = "failed", _("failed: nothing written")
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20)
+    file_name = models.CharField(max_length=200, blank=True)
+    stored_path = models.CharField(max_length=300, blank=True, editable=False)
+    mode = models.CharField(max_length=12, default="dry_run")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    report = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("import run")
+        verbose_name_plural = _("import runs")
