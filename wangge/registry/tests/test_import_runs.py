@@ -8,9 +8,8 @@ from django.db import connection
 from django.urls import reverse
 
 from wangge.core.testing import COMMUNITY_A, COMMUNITY_B, make_user
-from wangge.registry import jobs
+from wangge.registry import jobs, services
 from wangge.registry.models import ImportRun, Person
-from wangge.registry import services
 from wangge.registry.tests.test_import import VALID_IDS, csv_file, grid_point, person_row
 
 pytestmark = pytest.mark.django_db
