@@ -481,3 +481,89 @@ def do_merge_persons(keep, duplicate, *, actor):
                                                   status_date=datetime.date.today())
     keep.refresh_from_db()
     return keep
+
+
+# Updates of places, houses, households and organizations ----------------------------------------------------------
+
+def _locked(model, record, actor, action):
+    record = model.objects.select_for_update().get(pk=record.pk)
+    ensure_code_in_scope(actor, action, record.grid_code)
+    return record
+
+
+@transaction.atomic
+def do_update_courtyard(courtyard, *, actor, geom=None, **values):
+    courtyard = _locked(Courtyard, courtyard, actor, CHANGE_PLACE)
+    _set_fields(courtyard, values, COURTYARD_FIELDS)
+    if geom is not None:
+        courtyard.geom, _repaired = as_multipolygon(geom)
+        _place(courtyard, grid_code_at(courtyard.geom.point_on_surface), actor=actor, action=CHANGE_PLACE,
+               field="geom")
+    _full_clean(courtyard)
+    courtyard.save()
+    return courtyard
+
+
+@transaction.atomic
+def do_update_house(house, *, actor, **values):
+    house = _locked(House, house, actor, CHANGE_PLACE)
+    _set_fields(house, values, HOUSE_FIELDS)
+    _full_clean(house, exclude=["building"])
+    if House.objects.filter(building_id=house.building_id, unit=house.unit, room=house.room).exclude(
+            pk=house.pk).exists():
+        raise DomainError(_("This building already has room %(unit)s-%(room)s.")
+                          % {"unit": house.unit, "room": house.room}, field="room")
+    house.save()
+    return house
+
+
+@transaction.atomic
+def do_update_household(household, *, actor, number=None, house=None, head=None, grid_code=None, **values):
+    """Renumbers, moves (to a house, or to a grid when it has none) or names the head of a household; its members
+    who live in its house move with it."""
+    household = _locked(Household, household, actor, CHANGE_PERSON)
+    if values:
+        raise DomainError(_("Unknown field %(field)s.") % {"field": next(iter(values))}, field=next(iter(values)))
+    if number is not None:
+        number = number.strip()
+        if not number:
+            raise DomainError(_("A household number is required."), field="number")
+        if Household.objects.filter(number=number).exclude(pk=household.pk).exists():
+            raise DomainError(_("Household number %(n)s already exists.") % {"n": number}, field="number")
+        household.number = number
+    if head is not None:
+        if head.household_id != household.pk:
+            raise DomainError(_("The head must be a member of the household."), field="head")
+        household.head = head
+    moved_from = household.house_id
+    if house is not None or grid_code:
+        household.house = house
+        _place(household, house.grid_code if house else _existing_grid(grid_code), actor=actor,
+               action=CHANGE_PERSON, field="house")
+    household.save()
+    if household.house_id != moved_from:
+        Person.objects.filter(household=household, house_id=moved_from).update(
+            house=household.house, grid_code=household.grid_code, district_code=household.district_code)
+    return household
+
+
+@transaction.atomic
+def do_update_organization(organization, *, actor, location=None, uscc=None, safety_phone=None, **values):
+    organization = _locked(Organization, organization, actor, CHANGE_PLACE)
+    _set_fields(organization, values, ORGANIZATION_FIELDS)
+    if uscc:
+        organization.uscc = identity.clean_uscc(uscc)
+        if Organization.objects.filter(uscc=organization.uscc).exclude(pk=organization.pk).exists():
+            raise DomainError(_("An organization with this credit code is already registered."), field="uscc",
+                              code="duplicate")
+    if safety_phone:
+        clean = identity.clean_phone(safety_phone, field="safety_phone")
+        organization.safety_phone_enc = pii.encrypt(clean, purpose="organization.safety_phone")
+        organization.safety_phone_masked = pii.mask_phone(clean)
+    if location is not None:
+        organization.location = _point(location)
+        _place(organization, grid_code_at(organization.location), actor=actor, action=CHANGE_PLACE,
+               field="location")
+    _full_clean(organization)
+    organization.save()
+    return organization

@@ -223,6 +223,10 @@ class HouseholdWriteSerializer(serializers.Serializer):
                                       help_text=_("The grid, when the household has no house."))
 
 
+class HouseholdUpdateSerializer(HouseholdWriteSerializer):
+    head = serializers.IntegerField(required=False, help_text=_("A member of the household."))
+
+
 class PersonTagSerializer(serializers.ModelSerializer):
     tag = serializers.CharField(source="tag_type.slug", read_only=True)
 

@@ -106,6 +106,12 @@ class CourtyardViewSet(RegistryViewSet):
         data = self.write_data(s.CourtyardWriteSerializer)
         return self.created(services.do_create_courtyard(actor=request.user, **data))
 
+    @extend_schema(request=s.CourtyardWriteSerializer, responses={200: s.CourtyardSerializer, **NOT_FOUND})
+    def partial_update(self, request, pk=None):
+        data = self.write_data(s.CourtyardWriteSerializer, partial=True)
+        return Response(self.get_serializer(services.do_update_courtyard(self.get_object(), actor=request.user,
+                                                                         **data)).data)
+
 
 class BuildingViewSet(RegistryViewSet):
     """Buildings (楼栋): GeoJSON location (and footprint), numbered within their grid."""
@@ -142,6 +148,14 @@ class HouseViewSet(RegistryViewSet):
         building = reference(Building, data.pop("building"), request.user, VIEW_PLACE, "building")
         return self.created(services.do_create_house(building, actor=request.user, **data))
 
+    @extend_schema(request=s.HouseWriteSerializer, responses={200: s.HouseSerializer, **NOT_FOUND})
+    def partial_update(self, request, pk=None):
+        data = self.write_data(s.HouseWriteSerializer, partial=True)
+        if "building" in data:
+            raise DomainError(_("A house cannot change building; move the building instead."), field="building")
+        return Response(self.get_serializer(services.do_update_house(self.get_object(), actor=request.user,
+                                                                     **data)).data)
+
 
 class HouseholdViewSet(RegistryViewSet):
     """Households (户) with their members (masked ID numbers)."""
@@ -156,6 +170,17 @@ class HouseholdViewSet(RegistryViewSet):
         data = self.write_data(s.HouseholdWriteSerializer)
         data["house"] = reference(House, data.pop("house", None), request.user, VIEW_PERSON, "house")
         return self.created(services.do_create_household(actor=request.user, **data))
+
+    @extend_schema(request=s.HouseholdUpdateSerializer, responses={200: s.HouseholdSerializer, **NOT_FOUND})
+    def partial_update(self, request, pk=None):
+        household = self.get_object()
+        data = self.write_data(s.HouseholdUpdateSerializer, partial=True)
+        if "house" in data:
+            data["house"] = reference(House, data["house"], request.user, VIEW_PERSON, "house")
+        if "head" in data:
+            data["head"] = reference(Person, data["head"], request.user, VIEW_PERSON, "head")
+        household = services.do_update_household(household, actor=request.user, **data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=household.pk)).data)
 
 
 def reveal_response(request, record, allowed):
@@ -284,6 +309,12 @@ class OrganizationViewSet(RegistryViewSet):
             if not data.get(optional):
                 data.pop(optional, None)
         return self.created(services.do_create_organization(actor=request.user, **data))
+
+    @extend_schema(request=s.OrganizationWriteSerializer, responses={200: s.OrganizationSerializer, **NOT_FOUND})
+    def partial_update(self, request, pk=None):
+        data = self.write_data(s.OrganizationWriteSerializer, partial=True)
+        return Response(self.get_serializer(services.do_update_organization(self.get_object(), actor=request.user,
+                                                                            **data)).data)
 
     @extend_schema(request=s.RevealSerializer, responses={200: s.RevealResultSerializer, **NOT_FOUND},
                    description=_("The full safety-contact phone (field: safety_phone); audited."))
