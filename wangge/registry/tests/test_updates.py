@@ -30,7 +30,7 @@ def records(district, staff):
 
 
 def test_a_household_moving_to_another_house_takes_its_resident_members(district, staff, records):
-    building, house, household, head, _org = records
+    _building, _house, household, head, _org = records
     other_building = services.do_create_building(actor=staff, location=_grid(district, COMMUNITY_B).label_point)
     other_house = services.do_create_house(other_building, actor=staff, room="202")
     household = services.do_update_household(household, actor=staff, house=other_house, head=head)
