@@ -110,7 +110,7 @@ def main():
 
     if fresh:
         print(f"creating {BENCH_DB}: migrate and load the test district …", flush=True)
-        call_command("migrate", verbosity=0)
+    call_command("migrate", verbosity=0)  # always: the bench must see the current indexes (e.g. registry 0003)
     load_test_district()
     actor = User.objects.filter(username="bench-import").first() or User.objects.create(
         username="bench-import", is_superuser=True)
@@ -231,8 +231,13 @@ def main():
     for label, seconds in ((f"ours (median of {args.runs})", ours_s), ("Django bulk_create (scaled)", bulk_s),
                            (f"psql \\copy, prepared rows (median of {args.runs})", floor_s)):
         print(f"{label:38}{seconds:10.1f}{args.rows / seconds:12,.0f}")
-    print(f"ours vs bulk_create: {bulk_s / ours_s:.1f}× faster (target ≥ 10×); ours / psql \\copy: "
-          f"{ours_s / floor_s:.2f}× the floor; target ≤ 90 s: {'met' if ours_s <= 90 else 'MISSED'}")
+    print(f"runs: ours {', '.join(f'{t:.1f}' for t in ours)} s; psql \\copy {', '.join(f'{t:.1f}' for t in floor)} s; "
+          f"bulk_create timed: building {args.subset:,} Person objects + bulk_create(batch_size=5000) in one "
+          "transaction (validation, encryption and grid lookup done beforehand, untimed), scaled to "
+          f"{args.rows:,}")
+    print(f"ours ≤ 90 s: {ours_s:.1f} s → {'met' if ours_s <= 90 else 'MISSED'}; ours vs bulk_create: "
+          f"{bulk_s / ours_s:.1f}× faster → {'met' if bulk_s / ours_s >= 10 else 'MISSED'} (target ≥ 10×); "
+          f"ours / psql \\copy: {ours_s / floor_s:.2f}× the floor")
     if args.drop:
         connection.close()
         drop_database()

@@ -19,17 +19,23 @@ actor's scope too) and returns a report {rows, create, update, unchanged, proble
 Persons (and households with their members) take the fast path: cells are checked in plain Python with the ID
 checksum and birth date done by table lookups, the numbers sealed in batches (pii.seal_many), grids found by
 building or with the vectorised grid index, and the rows sent with COPY into a temporary table, from which one
-INSERT … ON CONFLICT upserts them.
+INSERT … ON CONFLICT upserts them (in blind-index order), writing the change-log events from its RETURNING.
+A commit of persons is streamed: every STREAM_BATCH clean rows, a writer thread places, COPYs, checks and upserts
+the batch on the same connection (same transaction) while the reading thread reads and seals the next one; a
+problem anywhere still rejects the whole file (the transaction is rolled back, and no further batch is written).
 """
 
 import datetime
 import gc
+import queue
 import re
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 from django.contrib.gis.geos import GEOSException, GEOSGeometry, MultiPolygon, Point
 from django.db import connection, transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -61,11 +67,12 @@ from .importers import (
     parse_float,
     parse_int,
 )
-from .models import Building, Courtyard, House, Household, Organization
+from .models import Building, Courtyard, House, Organization
 from .placement import grid_codes_at
 
 MAX_LISTED_PROBLEMS = 1000
 PROGRESS_EVERY = 50_000
+STREAM_BATCH = 100_000  # clean person rows per batch written while the next batch is read (commit of persons)
 ACTIONS = {"persons": CHANGE_PERSON, "households": CHANGE_PERSON, "courtyards": CHANGE_PLACE,
            "buildings": CHANGE_PLACE, "houses": CHANGE_PLACE, "organizations": CHANGE_PLACE}
 
@@ -122,6 +129,8 @@ def do_import_registry(kind, file, *, actor, commit=False, commit_clean_rows=Fal
         positions = column_positions(kind, table.headers)
         importer = (PersonImporter if kind in ("persons", "households") else PLACE_IMPORTERS[kind])(
             kind, positions, actor=actor, action=action, progress=progress)
+        importer.stream = kind == "persons" and write
+        importer.clean_rows_only = commit_clean_rows
         importer.outcome.format, importer.outcome.encoding = table.format, table.encoding
         with transaction.atomic():
             importer.read(table.rows)
@@ -147,6 +156,10 @@ def do_import_registry(kind, file, *, actor, commit=False, commit_clean_rows=Fal
 
 
 class BaseImporter:
+    stream = False
+    clean_rows_only = False
+    writer_problems = ()
+
     def __init__(self, kind, positions, *, actor, action, progress=None):
         self.kind = kind
         self.positions = positions
@@ -157,7 +170,10 @@ class BaseImporter:
         self.headers = {c.key: c.header for c in COLUMNS[kind]}
 
     def problem(self, row, key, value, reason):
-        self.outcome.problems.append(Problem(row, self.headers.get(key, header_of(self.kind, key)) if key else "",
+        # The writer thread's problems wait in their own list until it is joined: the reading thread compares the
+        # length of outcome.problems before and after each row.
+        target = self.writer_problems if threading.current_thread().name == _WRITER else self.outcome.problems
+        target.append(Problem(row, self.headers.get(key, header_of(self.kind, key)) if key else "",
                                              masked_cell(key, value), str(reason)))
 
     def cells(self, values):
@@ -242,22 +258,53 @@ class PersonImporter(BaseImporter):
         self.rownums, self.lines, self.numbers_by_index = [], [], {}
         self.ids, self.phones, self.phone_rows = [], [], []
         self.places = []  # per clean row: (household_number, building_code, unit, room, lon, lat, crs)
+        self.id_sealed, self.phone_sealed, self._sealed = ([], [], []), {}, (0, 0)
+        self.house_ids, self.grids, self.coordinate_grids, self.bad = [], [], {}, set()
+        self.copy_heads = []
         has = self.positions.__contains__
         # Millions of small lists stay alive until the write: the cyclic collector would rescan them all again and
         # again (a third of the reading time at 300,000 rows) and can reclaim none of them.
         collecting = gc.isenabled()
         gc.disable()
+        writer = None
+        if self.stream:
+            self.writer_problems = []
+            writer = _Writer(self)
         try:
+            flushed = 0
             for number, values in rows:
                 if not any(values):
                     continue
                 self.outcome.rows += 1
                 self._tick(self.outcome.rows, "reading")
                 self._read_row(number, self.cells(values), has)
+                if writer is not None and len(self.ids) - flushed >= STREAM_BATCH:
+                    self._submit(writer, flushed)
+                    flushed = len(self.ids)
+            if writer is not None and len(self.ids) > flushed:
+                self._submit(writer, flushed)
             self._seal()
         finally:
+            if writer is not None:
+                writer.finish()
+                self.outcome.problems.extend(self.writer_problems)
+                self.writer_problems = []
             if collecting:
                 gc.enable()
+
+    def _submit(self, writer, lo):
+        """Streaming (a commit of persons): seals rows lo… and hands them to the writer thread, which places them,
+        COPYs them and upserts them while the next batch is read. Once a row has a problem and the file is to be
+        written all or nothing, no more batches are written (the transaction will be rolled back anyway)."""
+        self._seal()
+        hi = len(self.ids)
+        self._coordinate_grids(lo, hi)
+        self._copy_heads(hi)
+        if (self.outcome.problems or self.writer_problems) and not self.clean_rows_only:
+            return
+        if self.progress and lo == 0:
+            self.progress(self.outcome.rows, None, "writing")
+        writer.put((lo, hi))
 
     def _read_row(self, number, cells, has):
         problems_before = len(self.outcome.problems)
@@ -346,56 +393,71 @@ class PersonImporter(BaseImporter):
         self.lines.append((line, values))
 
     def _seal(self):
-        """Encrypts and indexes the ID and phone numbers of the clean rows, in one batch per field."""
-        self.id_sealed = pii.seal_many(self.ids, purpose="person.id_number", mask=pii.mask_id_number)
-        sealed = pii.seal_many(self.phones, purpose="person.phone", mask=pii.mask_phone)
-        self.phone_sealed = {row: (sealed[0][i], sealed[1][i], sealed[2][i]) for i, row in enumerate(self.phone_rows)}
+        """Encrypts and indexes the ID and phone numbers of the clean rows not sealed yet, in one batch per field."""
+        ids_done, phones_done = self._sealed
+        for target, part in zip(self.id_sealed, pii.seal_many(self.ids[ids_done:], purpose="person.id_number",
+                                                              mask=pii.mask_id_number), strict=True):
+            target.extend(part)
+        sealed = pii.seal_many(self.phones[phones_done:], purpose="person.phone", mask=pii.mask_phone)
+        for i, row in enumerate(self.phone_rows[phones_done:]):
+            self.phone_sealed[row] = (sealed[0][i], sealed[1][i], sealed[2][i])
+        self._sealed = (len(self.ids), len(self.phones))
 
     # Against the database ---------------------------------------------------------------------------------------
 
     def resolve(self):
-        self._place()
+        if self.stream:
+            return  # placed, checked and written batch by batch while reading
         if self.progress:
             self.progress(self.outcome.rows, self.outcome.rows, "checking")
-        self._copy()
-        self._check_existing()
+        self._coordinate_grids(0, len(self.places))
+        with connection.cursor() as cursor:
+            raw = cursor.cursor
+            self._create_temp_table(raw)
+            self._place(0, len(self.places), raw)
+            self._copy(0, len(self.places), raw)
+            self._check_existing(raw)
 
-    def _place(self):
-        """Each clean row's house, household and grid, from its building code and room, its household or its
-        coordinates; problems for unknown references, places outside the district or the actor's scope."""
-        n = len(self.places)
-        self.house_ids = [None] * n
-        self.grids = [""] * n
-        building_keys = {p[1] for p in self.places if p[1]}
+    def _coordinate_grids(self, lo, hi):
+        """Grids of rows lo…hi placed by coordinates (no building code), in the main thread (the grid index may
+        need the database)."""
+        self.coordinate_grids.update(self._grids_at([i for i in range(lo, hi)
+                                                     if not self.places[i][1] and self.places[i][4] is not None]))
+
+    def _place(self, lo, hi, cursor):
+        """Rows lo…hi: each clean row's house, household and grid, from its building code and room, its household
+        or its coordinates; problems for unknown references, places outside the district or the actor's scope."""
+        places = self.places[lo:hi]
+        self.house_ids.extend([None] * (hi - len(self.house_ids)))
+        self.grids.extend([""] * (hi - len(self.grids)))
+        building_keys = {p[1] for p in places if p[1]}
         buildings = {}
         if building_keys:
             grids = [k[:15] for k in building_keys]
             numbers = [k[15:] for k in building_keys]
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT b.id, b.grid_code, b.number FROM registry_building b "
-                               "JOIN unnest(%s::text[], %s::text[]) AS k(grid, num) "
-                               "ON b.grid_code = k.grid AND b.number = k.num", [grids, numbers])
-                buildings = {grid + number: (pk, grid) for pk, grid, number in cursor.fetchall()}
-        rooms = {(p[1], p[2], p[3]) for p in self.places if p[3] and p[1] in buildings}
+            cursor.execute("SELECT b.id, b.grid_code, b.number FROM registry_building b "
+                           "JOIN unnest(%s::text[], %s::text[]) AS k(grid, num) "
+                           "ON b.grid_code = k.grid AND b.number = k.num", [grids, numbers])
+            buildings = {grid + number: (pk, grid) for pk, grid, number in cursor.fetchall()}
+        rooms = {(p[1], p[2], p[3]) for p in places if p[3] and p[1] in buildings}
         houses = {}
         if rooms:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT h.id, b.grid_code || b.number, h.unit, h.room, h.grid_code "
-                               "FROM registry_house h JOIN registry_building b ON b.id = h.building_id "
-                               "WHERE h.building_id = ANY(%s)",
-                               [sorted({buildings[r[0]][0] for r in rooms})])
-                houses = {(code, unit, room): (pk, grid) for pk, code, unit, room, grid in cursor.fetchall()}
-        household_numbers = {p[0] for p in self.places if p[0]}
+            cursor.execute("SELECT h.id, b.grid_code || b.number, h.unit, h.room, h.grid_code "
+                           "FROM registry_house h JOIN registry_building b ON b.id = h.building_id "
+                           "WHERE h.building_id = ANY(%s)",
+                           [sorted({buildings[r[0]][0] for r in rooms})])
+            houses = {(code, unit, room): (pk, grid) for pk, code, unit, room, grid in cursor.fetchall()}
+        household_numbers = {p[0] for p in places if p[0]}
         households = {}
         if household_numbers:
-            for pk, number, grid, house_id in Household.objects.filter(number__in=household_numbers).values_list(
-                    "pk", "number", "grid_code", "house_id"):
+            cursor.execute("SELECT id, number, grid_code, house_id FROM registry_household WHERE number = ANY(%s)",
+                           [sorted(household_numbers)])
+            for pk, number, grid, house_id in cursor.fetchall():
                 households[number] = (pk, grid, house_id)
-        by_coordinates = [i for i, p in enumerate(self.places) if not p[1] and p[4] is not None
-                          and not (p[0] and p[0] in households)]
-        coordinate_grids = self._grids_at(by_coordinates)
-        bad = set()
-        for i, (household_number, code, unit, room, _lon, _lat, _crs) in enumerate(self.places):
+        coordinate_grids = {i: g for i, g in self.coordinate_grids.items() if lo <= i < hi
+                            and not (self.places[i][0] and self.places[i][0] in households)}
+        bad = self.bad
+        for i, (household_number, code, unit, room, _lon, _lat, _crs) in enumerate(places, start=lo):
             row = self.rownums[i]
             grid = ""
             if code:
@@ -442,7 +504,6 @@ class PersonImporter(BaseImporter):
             self.grids[i] = grid
         if self.kind == "households":
             self._check_households(households, bad)
-        self.bad = bad
 
     def _check_households(self, households, bad):
         """A new household takes the house (or grid) of its first member row; a household may have one head."""
@@ -478,63 +539,73 @@ class PersonImporter(BaseImporter):
             lon[chosen], lat[chosen] = crs_module.to_wgs84(lon[chosen], lat[chosen], system)
         return dict(zip(indexes, grid_codes_at(lon, lat), strict=True))
 
-    def _copy(self):
-        """Sends the clean rows to a temporary table (COPY, text format), dropped at the end of the transaction."""
+    def _create_temp_table(self, cursor):
         columns = ", ".join(f"{name} {kind}" for name, kind in _TMP_COLUMNS)
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS registry_import_person")
-            cursor.execute(f"CREATE TEMP TABLE registry_import_person ({columns}) ON COMMIT DROP")
-            names = ", ".join(name for name, _kind in _TMP_COLUMNS[:-1])
-            id_enc, id_index, id_masked = self.id_sealed
-            empty_phone = ("", "", "")
-            buffer = []
-            raw = cursor.cursor
-            with raw.copy(f"COPY registry_import_person ({names}) FROM STDIN") as copy:
-                for i, (line, values) in enumerate(self.lines):
-                    if i in self.bad:
-                        continue
-                    id_number = self.ids[i]
-                    if _COPY_ESCAPE.search("".join(line)) or _COPY_ESCAPE.search("".join(self.places[i][:4])):
-                        line = [_copy_text(v) for v in line]
-                        place = [_copy_text(v) for v in self.places[i][:4]]
-                    else:
-                        place = self.places[i][:4]
-                    phone = self.phone_sealed.get(i, empty_phone)
-                    lon, lat, crs = self.places[i][4:]
-                    house = self.house_ids[i]
-                    fields = (
-                        str(self.rownums[i]), line[0], id_enc[i], id_index[i], id_masked[i],
-                        "male" if int(id_number[16]) % 2 else "female",
-                        f"{id_number[6:10]}-{id_number[10:12]}-{id_number[12:14]}", *phone, line[1], line[2],
-                        values["residence_type"], values["household_status"], line[3], line[4],
-                        "t" if values["party_member"] else "f", values["status"],
-                        values["status_date"].isoformat() if values["status_date"] else "\\N",
-                        values["inflow_date"].isoformat() if values["inflow_date"] else "\\N",
-                        line[5], line[6], line[7], place[0], place[1], place[2], place[3],
-                        "\\N" if lon is None else repr(lon), "\\N" if lat is None else repr(lat), crs,
-                        "\\N" if house is None else str(house), "\\N", self.grids[i])
-                    buffer.append("\t".join(fields))
-                    if len(buffer) >= 5000:
-                        copy.write("\n".join(buffer) + "\n")
-                        buffer.clear()
-                        self._tick(i + 1, "copying")
-                if buffer:
-                    copy.write("\n".join(buffer) + "\n")
-            cursor.execute("ANALYZE registry_import_person")
+        cursor.execute("DROP TABLE IF EXISTS registry_import_person")
+        cursor.execute(f"CREATE TEMP TABLE registry_import_person ({columns}) ON COMMIT DROP")
 
-    def _check_existing(self):
+    def _copy_heads(self, hi):
+        """The COPY text of clean rows up to hi, all but the columns placement fills (house, household, grid):
+        built by the reading thread while the writer thread is busy with the previous batch."""
+        heads = self.copy_heads
+        id_enc, id_index, id_masked = self.id_sealed
+        empty_phone = ("", "", "")
+        for i in range(len(heads), hi):
+            line, values = self.lines[i]
+            id_number = self.ids[i]
+            if _COPY_ESCAPE.search("".join(line)) or _COPY_ESCAPE.search("".join(self.places[i][:4])):
+                line = [_copy_text(v) for v in line]
+                place = [_copy_text(v) for v in self.places[i][:4]]
+            else:
+                place = self.places[i][:4]
+            phone = self.phone_sealed.get(i, empty_phone)
+            lon, lat, crs = self.places[i][4:]
+            heads.append("\t".join((
+                str(self.rownums[i]), line[0], id_enc[i], id_index[i], id_masked[i],
+                "male" if int(id_number[16]) % 2 else "female",
+                f"{id_number[6:10]}-{id_number[10:12]}-{id_number[12:14]}", *phone, line[1], line[2],
+                values["residence_type"], values["household_status"], line[3], line[4],
+                "t" if values["party_member"] else "f", values["status"],
+                values["status_date"].isoformat() if values["status_date"] else "\\N",
+                values["inflow_date"].isoformat() if values["inflow_date"] else "\\N",
+                line[5], line[6], line[7], place[0], place[1], place[2], place[3],
+                "\\N" if lon is None else repr(lon), "\\N" if lat is None else repr(lat), crs)))
+
+    def _copy(self, lo, hi, cursor):
+        """Sends clean rows lo…hi to the temporary table (COPY, text format), dropped at the end of the
+        transaction."""
+        if len(self.copy_heads) < hi:
+            self._copy_heads(hi)
+        names = ", ".join(name for name, _kind in _TMP_COLUMNS[:-1])
+        heads, house_ids, grids, bad = self.copy_heads, self.house_ids, self.grids, self.bad
+        null = "\\N"
+        buffer = []
+        with cursor.copy(f"COPY registry_import_person ({names}) FROM STDIN") as copy:
+            for i in range(lo, hi):
+                if i in bad:
+                    continue
+                house = house_ids[i]
+                buffer.append(f"{heads[i]}\t{null if house is None else house}\t{null}\t{grids[i]}")
+                if len(buffer) >= 5000:
+                    copy.write("\n".join(buffer) + "\n")
+                    buffer.clear()
+                    if not self.stream:
+                        self._tick(i + 1, "copying")
+            if buffer:
+                copy.write("\n".join(buffer) + "\n")
+        cursor.execute("ANALYZE registry_import_person")
+
+    def _check_existing(self, cursor):
         """Rows that would update a person: the person's current grid must be in the actor's scope too."""
-        with connection.cursor() as cursor:
-            cursor.execute("UPDATE registry_import_person t SET existing_id = p.id FROM registry_person p "
-                           "WHERE p.id_number_index = t.id_number_index AND NOT (p.id_number_index = '') "
-                           "RETURNING t.rownum, p.grid_code")
-            refused = [row for row, grid in cursor.fetchall() if not self.in_scope(grid)]
+        cursor.execute("UPDATE registry_import_person t SET existing_id = p.id FROM registry_person p "
+                       "WHERE p.id_number_index = t.id_number_index AND NOT (p.id_number_index = '') "
+                       "RETURNING t.rownum, p.grid_code")
+        refused = [row for row, grid in cursor.fetchall() if not self.in_scope(grid)]
         for row in refused:
             self.problem(row, "id_number", "", _("A person with this ID number is registered outside your area; "
                                                  "you may not change them."))
         if refused:
-            with connection.cursor() as cursor:
-                cursor.execute("DELETE FROM registry_import_person WHERE rownum = ANY(%s)", [refused])
+            cursor.execute("DELETE FROM registry_import_person WHERE rownum = ANY(%s)", [refused])
 
     # Counting and writing -------------------------------------------------------------------------------------------
 
@@ -572,6 +643,8 @@ class PersonImporter(BaseImporter):
         self.outcome.create, self.outcome.update, self.outcome.unchanged = create, update, existing - update
 
     def write(self):
+        if self.stream:
+            return  # written batch by batch while reading
         bad_rows = sorted(self.outcome.bad_rows())
         with connection.cursor() as cursor:
             if bad_rows:
@@ -580,55 +653,62 @@ class PersonImporter(BaseImporter):
                 self._write_households(cursor)
             if self.progress:
                 self.progress(self.outcome.rows, self.outcome.rows, "writing")
-            cursor.execute("SELECT count(*) FILTER (WHERE existing_id IS NULL), count(*) "
-                           "FROM registry_import_person")
-            create, total = cursor.fetchone()
-            cursor.execute("UPDATE registry_import_person t SET household_id = h.id FROM registry_household h "
-                           "WHERE h.number = t.household_number")
-            assignments = self._assignments()
-            model_columns = [name for name, _kind in _TMP_COLUMNS[1:23]] + ["house_id", "household_id", "grid_code"]
-            select = []
-            for column in model_columns:
-                if column in _DEFAULTS and column not in assignments and column not in ("phone_enc", "phone_index",
-                                                                                        "phone_masked"):
-                    select.append(f"coalesce(t.{column}, {_DEFAULTS[column]})")
-                else:
-                    select.append(f"t.{column}")
-            updates = []
-            for column in assignments:
-                if column == "phone_enc":
-                    updates.append("phone_enc = CASE WHEN p.phone_index = EXCLUDED.phone_index THEN p.phone_enc "
-                                   "ELSE EXCLUDED.phone_enc END")
-                else:
-                    updates.append(f"{column} = EXCLUDED.{column}")
-            changed = " OR ".join(f"p.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in assignments if c != "phone_enc")
-            # The change log, set-based: the row triggers (one PL/pgSQL call and subtransaction per row, ~20× the
-            # cost of the insert itself) stand aside for this one statement, and the same event rows — one per
-            # insert and per actual update, with the import's context — are written from its RETURNING.
-            event_columns = _event_columns()
-            cursor.execute("SELECT _pgh_attach_context()")
-            context_id = cursor.fetchone()[0]
-            cursor.execute("SELECT set_config('pgtrigger.ignore', %s, true)", ["{" + ",".join(_row_triggers()) + "}"])
+            self._upsert(cursor)
+
+    def _upsert(self, cursor):
+        """One INSERT … ON CONFLICT of the temporary table's rows, with their change-log events; adds to the
+        outcome's counts."""
+        cursor.execute("SELECT count(*) FILTER (WHERE existing_id IS NULL), count(*) "
+                       "FROM registry_import_person")
+        create, total = cursor.fetchone()
+        cursor.execute("UPDATE registry_import_person t SET household_id = h.id FROM registry_household h "
+                       "WHERE h.number = t.household_number")
+        assignments = self._assignments()
+        model_columns = [name for name, _kind in _TMP_COLUMNS[1:23]] + ["house_id", "household_id", "grid_code"]
+        select = []
+        for column in model_columns:
+            if column in _DEFAULTS and column not in assignments and column not in ("phone_enc", "phone_index",
+                                                                                    "phone_masked"):
+                select.append(f"coalesce(t.{column}, {_DEFAULTS[column]})")
+            else:
+                select.append(f"t.{column}")
+        updates = []
+        for column in assignments:
+            if column == "phone_enc":
+                updates.append("phone_enc = CASE WHEN p.phone_index = EXCLUDED.phone_index THEN p.phone_enc "
+                               "ELSE EXCLUDED.phone_enc END")
+            else:
+                updates.append(f"{column} = EXCLUDED.{column}")
+        changed = " OR ".join(f"p.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in assignments if c != "phone_enc")
+        # The change log, set-based: the row triggers (one PL/pgSQL call and subtransaction per row, ~20× the
+        # cost of the insert itself) stand aside for this one statement, and the same event rows — one per
+        # insert and per actual update, with the import's context — are written from its RETURNING.
+        event_columns = _event_columns()
+        cursor.execute("SELECT _pgh_attach_context()")
+        context_id = cursor.fetchone()[0]
+        cursor.execute("SELECT set_config('pgtrigger.ignore', %s, true)", ["{" + ",".join(_row_triggers()) + "}"])
+        cursor.execute(
+            f"WITH written AS (INSERT INTO registry_person AS p ({', '.join(model_columns)}, district_code, "
+            f"created_at, updated_at) SELECT {', '.join(select)}, left(t.grid_code, 6), now(), now() "
+            # In blind-index order: the unique index's pages are then filled one after another instead of
+            # at random (the index is larger than shared_buffers at a million rows).
+            "FROM registry_import_person t ORDER BY t.id_number_index "
+            "ON CONFLICT (id_number_index) WHERE NOT (id_number_index = '') DO UPDATE SET "
+            f"{', '.join(updates)}, updated_at = now() WHERE {changed} RETURNING p.*, (p.xmax = 0) AS inserted) "
+            f"INSERT INTO registry_personevent ({', '.join(event_columns)}, pgh_obj_id, pgh_label, "
+            f"pgh_created_at, pgh_context_id) SELECT {', '.join(event_columns)}, id, "
+            "CASE WHEN inserted THEN 'insert' ELSE 'update' END, now(), %s FROM written", [context_id])
+        written = cursor.rowcount
+        cursor.execute("SELECT set_config('pgtrigger.ignore', '{}', true)")
+        if self.kind == "households":
             cursor.execute(
-                f"WITH written AS (INSERT INTO registry_person AS p ({', '.join(model_columns)}, district_code, "
-                f"created_at, updated_at) SELECT {', '.join(select)}, left(t.grid_code, 6), now(), now() "
-                "FROM registry_import_person t "
-                "ON CONFLICT (id_number_index) WHERE NOT (id_number_index = '') DO UPDATE SET "
-                f"{', '.join(updates)}, updated_at = now() WHERE {changed} RETURNING p.*, (p.xmax = 0) AS inserted) "
-                f"INSERT INTO registry_personevent ({', '.join(event_columns)}, pgh_obj_id, pgh_label, "
-                f"pgh_created_at, pgh_context_id) SELECT {', '.join(event_columns)}, id, "
-                "CASE WHEN inserted THEN 'insert' ELSE 'update' END, now(), %s FROM written", [context_id])
-            written = cursor.rowcount
-            cursor.execute("SELECT set_config('pgtrigger.ignore', '{}', true)")
-            if self.kind == "households":
-                cursor.execute(
-                    "UPDATE registry_household h SET head_id = p.id, updated_at = now() "
-                    "FROM registry_import_person t JOIN registry_person p ON p.id_number_index = t.id_number_index "
-                    "WHERE t.relation_to_head = '户主' AND h.number = t.household_number "
-                    "AND h.head_id IS DISTINCT FROM p.id")
-        self.outcome.create = create
-        self.outcome.update = written - create
-        self.outcome.unchanged = total - written
+                "UPDATE registry_household h SET head_id = p.id, updated_at = now() "
+                "FROM registry_import_person t JOIN registry_person p ON p.id_number_index = t.id_number_index "
+                "WHERE t.relation_to_head = '户主' AND h.number = t.household_number "
+                "AND h.head_id IS DISTINCT FROM p.id")
+        self.outcome.create += create
+        self.outcome.update += written - create
+        self.outcome.unchanged += total - written
 
     def _write_households(self, cursor):
         if not self.new_households:
@@ -640,6 +720,54 @@ class PersonImporter(BaseImporter):
             "INSERT INTO registry_household (number, house_id, grid_code, district_code, created_at, updated_at) "
             "SELECT n, h, g, left(g, 6), now(), now() FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS x(n, h, g)"
             " ON CONFLICT (number) DO NOTHING", [numbers, house_ids, grids])
+
+
+_WRITER = "registry-import-writer"
+
+
+class _Writer:
+    """The thread that places, COPYs and upserts batches of an importer's rows while the main thread reads the next
+    ones. It uses the main thread's database connection (same transaction), which the main thread leaves alone
+    until finish(); at most one batch waits in the queue."""
+
+    def __init__(self, importer):
+        self.importer = importer
+        self.error = None
+        self.queue = queue.Queue(maxsize=1)
+        connection.ensure_connection()
+        self.cursor = connection.connection.cursor()
+        importer._create_temp_table(self.cursor)
+        self.language = translation.get_language()
+        self.thread = threading.Thread(target=self._run, name=_WRITER, daemon=True)
+        self.thread.start()
+
+    def put(self, batch):
+        if self.error is not None:
+            raise self.error
+        self.queue.put(batch)
+
+    def _run(self):
+        importer, cursor = self.importer, self.cursor
+        translation.activate(self.language)  # problems are worded in the importing user's language
+        while (batch := self.queue.get()) is not None:
+            if self.error is not None:
+                continue
+            try:
+                lo, hi = batch
+                cursor.execute("TRUNCATE registry_import_person")
+                importer._place(lo, hi, cursor)
+                importer._copy(lo, hi, cursor)
+                importer._check_existing(cursor)
+                importer._upsert(cursor)
+            except BaseException as exc:  # re-raised in the main thread
+                self.error = exc
+
+    def finish(self):
+        self.queue.put(None)
+        self.thread.join()
+        self.cursor.close()
+        if self.error is not None:
+            raise self.error
 
 
 def _event_columns():
