@@ -597,9 +597,13 @@ class PersonImporter(BaseImporter):
 
     def _check_existing(self, cursor):
         """Rows that would update a person: the person's current grid must be in the actor's scope too."""
-        cursor.execute("UPDATE registry_import_person t SET existing_id = p.id FROM registry_person p "
-                       "WHERE p.id_number_index = t.id_number_index AND NOT (p.id_number_index = '') "
-                       "RETURNING t.rownum, p.grid_code")
+        # One probe of the unique index per row (OFFSET 0 keeps the planner from turning it into a hash join over
+        # the whole, growing person table at every streamed batch).
+        cursor.execute("UPDATE registry_import_person t SET existing_id = f.id FROM ("
+                       "SELECT s.rownum, p.id, p.grid_code FROM registry_import_person s CROSS JOIN LATERAL ("
+                       "SELECT id, grid_code FROM registry_person p WHERE p.id_number_index = s.id_number_index "
+                       "AND NOT (p.id_number_index = '') OFFSET 0) p) f "
+                       "WHERE t.rownum = f.rownum RETURNING t.rownum, f.grid_code")
         refused = [row for row, grid in cursor.fetchall() if not self.in_scope(grid)]
         for row in refused:
             self.problem(row, "id_number", "", _("A person with this ID number is registered outside your area; "
@@ -736,6 +740,9 @@ class _Writer:
         self.queue = queue.Queue(maxsize=1)
         connection.ensure_connection()
         self.cursor = connection.connection.cursor()
+        # Each batch's statements cost enough to trigger JIT compilation, which they never earn back (rest of this
+        # transaction only).
+        self.cursor.execute("SELECT set_config('jit', 'off', true)")
         importer._create_temp_table(self.cursor)
         self.language = translation.get_language()
         self.thread = threading.Thread(target=self._run, name=_WRITER, daemon=True)
