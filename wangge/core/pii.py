@@ -81,7 +81,9 @@ def mask_id_number(value: str) -> str:
 
 
 def mask_phone(value: str) -> str:
-    return value[:3] + "****" + value[-4:] if len(value) >= 11 else value[:2] + "*" * max(len(value) - 4, 0) + value[-2:]
+    if len(value) >= 11:
+        return value[:3] + "****" + value[-4:]
+    return value[:2] + "*" * max(len(value) - 4, 0) + value[-2:]
 
 
 class Sealed:
