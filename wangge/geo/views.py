@@ -32,6 +32,16 @@ def _etag_matches(request, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
+def tile_response(request, etag: str, content: bytes | None) -> HttpResponse:
+    """304 when the client's copy is still valid, else the tile (200) or 204 for an empty one. Shared by every
+    vector-tile endpoint (areas here, buildings in the registry)."""
+    if _etag_matches(request, etag):
+        return HttpResponse(status=304)
+    if content:
+        return HttpResponse(content, content_type=tiles.MEDIA_TYPE)
+    return HttpResponse(status=204)
+
+
 @require_GET
 def tile(request, level, z, x, y):
     """`/tiles/<level>/<z>/<x>/<y>.pbf[?generation=<id>]`: one level's areas in the user's scope, as MVT.
@@ -67,12 +77,7 @@ def tile(request, level, z, x, y):
             generation, content = tiles.render_tile(
                 user, str(generation.pk) if generation is not None else generation_param, level, z, x, y)
             etag = tiles.tile_etag(user, generation, level, z, x, y, content)
-        if _etag_matches(request, etag):
-            response = HttpResponse(status=304)
-        elif content:
-            response = HttpResponse(content, content_type=tiles.MEDIA_TYPE)
-        else:
-            response = HttpResponse(status=204)
+        response = tile_response(request, etag, content)
     except DomainError as exc:
         return _error(exc)
     response["ETag"] = etag

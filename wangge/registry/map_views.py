@@ -7,8 +7,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from wangge.core.errors import DomainError
-from wangge.geo import tiles
-from wangge.geo.views import TILE_MAX_AGE, _error, _etag_matches
+from wangge.geo.views import TILE_MAX_AGE, _error, tile_response
 
 from . import mapstats
 
@@ -54,12 +53,7 @@ def building_tile(request, z, x, y):
         response["Cache-Control"] = f"private, max-age={TILE_MAX_AGE}"
         return response
     etag = mapstats.building_etag(request.user, z, x, y, content)
-    if _etag_matches(request, etag):
-        response = HttpResponse(status=304)
-    elif content:
-        response = HttpResponse(content, content_type=tiles.MEDIA_TYPE)
-    else:
-        response = HttpResponse(status=204)
+    response = tile_response(request, etag, content)
     response["ETag"] = etag
     return _private(response)
 

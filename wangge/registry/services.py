@@ -364,21 +364,26 @@ def visible_tag_types(user, grid_code):
 
 # Organizations ----------------------------------------------------------------------------------------------------
 
-@transaction.atomic
-def do_create_organization(*, actor, name, kind, location, uscc=None, safety_phone=None, **values):
-    organization = Organization(name=(name or "").strip(), kind=kind, location=_point(location))
-    if not organization.name:
-        raise DomainError(_("A name is required."), field="name")
-    _set_fields(organization, values, ORGANIZATION_FIELDS)
+def _set_identity(organization, *, uscc, safety_phone):
+    """The credit code (validated, unique) and the safety contact's phone (validated, sealed, masked)."""
     if uscc:
         organization.uscc = identity.clean_uscc(uscc)
-        if Organization.objects.filter(uscc=organization.uscc).exists():
+        if Organization.objects.filter(uscc=organization.uscc).exclude(pk=organization.pk).exists():
             raise DomainError(_("An organization with this credit code is already registered."), field="uscc",
                               code="duplicate")
     if safety_phone:
         clean = identity.clean_phone(safety_phone, field="safety_phone")
         organization.safety_phone_enc = pii.encrypt(clean, purpose="organization.safety_phone")
         organization.safety_phone_masked = pii.mask_phone(clean)
+
+
+@transaction.atomic
+def do_create_organization(*, actor, name, kind, location, uscc=None, safety_phone=None, **values):
+    organization = Organization(name=(name or "").strip(), kind=kind, location=_point(location))
+    if not organization.name:
+        raise DomainError(_("A name is required."), field="name")
+    _set_fields(organization, values, ORGANIZATION_FIELDS)
+    _set_identity(organization, uscc=uscc, safety_phone=safety_phone)
     _place(organization, grid_code_at(organization.location), actor=actor, action=CHANGE_PLACE, field="location")
     _full_clean(organization)
     organization.save()
@@ -551,15 +556,7 @@ def do_update_household(household, *, actor, number=None, house=None, head=None,
 def do_update_organization(organization, *, actor, location=None, uscc=None, safety_phone=None, **values):
     organization = _locked(Organization, organization, actor, CHANGE_PLACE)
     _set_fields(organization, values, ORGANIZATION_FIELDS)
-    if uscc:
-        organization.uscc = identity.clean_uscc(uscc)
-        if Organization.objects.filter(uscc=organization.uscc).exclude(pk=organization.pk).exists():
-            raise DomainError(_("An organization with this credit code is already registered."), field="uscc",
-                              code="duplicate")
-    if safety_phone:
-        clean = identity.clean_phone(safety_phone, field="safety_phone")
-        organization.safety_phone_enc = pii.encrypt(clean, purpose="organization.safety_phone")
-        organization.safety_phone_masked = pii.mask_phone(clean)
+    _set_identity(organization, uscc=uscc, safety_phone=safety_phone)
     if location is not None:
         organization.location = _point(location)
         _place(organization, grid_code_at(organization.location), actor=actor, action=CHANGE_PLACE,
