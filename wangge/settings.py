@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "wangge.accounts",
     "wangge.geo",
     "wangge.registry",
+    "wangge.cases",
 ]
 
 MIDDLEWARE = [
@@ -188,6 +189,7 @@ LOGGING = {
 }
 WANGGE_GEOMETRY_TOLERANCE_M2 = float(os.environ.get("WANGGE_GEOMETRY_TOLERANCE_M2", "1.0"))
 WANGGE_BATCH_MAX_POINTS = int(os.environ.get("WANGGE_BATCH_MAX_POINTS", "1000000"))  # per batch lookup request
+WANGGE_WORKING_HOURS = os.environ.get("WANGGE_WORKING_HOURS", "08:30-12:00,13:30-17:30").split(",")  # local time
 WANGGE_IMPORT_MAX_BYTES = int(os.environ.get("WANGGE_IMPORT_MAX_BYTES", str(200 * 1024 * 1024)))  # per imported file
 
 # Debian 12 ships GDAL 3.6, which cannot block file and network access from spatial references. Our importer

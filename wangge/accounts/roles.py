@@ -16,6 +16,7 @@ VIEW_PLACE = "registry.view_place"  # courtyards, buildings, organizations
 CHANGE_PLACE = "registry.change_place"
 REVEAL_PII = "registry.reveal_pii"  # full ID and phone numbers, each reveal audited
 VIEW_SENSITIVE = "registry.view_sensitive"  # sensitive tags (PIPL Art. 28): special populations, health
+MANAGE_CALENDAR = "cases.manage_calendar"  # the work calendar: holidays and make-up working days
 
 _REGISTRY_READ = [VIEW_PERSON, VIEW_PLACE]
 _REGISTRY_WRITE = [VIEW_PERSON, VIEW_PLACE, CHANGE_PERSON, CHANGE_PLACE]
@@ -23,7 +24,7 @@ _REGISTRY_WRITE = [VIEW_PERSON, VIEW_PLACE, CHANGE_PERSON, CHANGE_PLACE]
 DEFAULT_ROLES = {
     "admin": (gettext_noop("Administrator"),
               [VIEW_AREA, CHANGE_AREA, MANAGE_GENERATIONS, VIEW_HISTORY, MANAGE_USERS, VIEW_AGGREGATES,
-               *_REGISTRY_WRITE, REVEAL_PII, VIEW_SENSITIVE]),
+               *_REGISTRY_WRITE, REVEAL_PII, VIEW_SENSITIVE, MANAGE_CALENDAR]),
     "command": (gettext_noop("Command centre (dispatch)"),
                 [VIEW_AREA, VIEW_HISTORY, VIEW_AGGREGATES, *_REGISTRY_READ]),
     "supervision": (gettext_noop("Supervision centre"), [VIEW_AREA, VIEW_HISTORY, VIEW_AGGREGATES, *_REGISTRY_READ]),
