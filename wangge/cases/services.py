@@ -6,7 +6,7 @@ import io
 from datetime import date
 from pathlib import Path
 
-from django.db import connection, transaction
+from django.db import connections, transaction
 from django.utils.translation import gettext as _
 
 from wangge.accounts.roles import MANAGE_CALENDAR
@@ -115,7 +115,7 @@ def builtin_years():
 def load_builtin_calendars(using="default", **kwargs):
     """post_migrate: loads each shipped year that has no rows yet. A year an administrator has edited (or cleared
     and reloaded) is never touched again."""
-    if CalendarDay._meta.db_table not in connection.introspection.table_names():
+    if CalendarDay._meta.db_table not in connections[using].introspection.table_names():
         return
     loaded = False
     for year, path in builtin_years().items():
