@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "wangge.accounts",
     "wangge.geo",
     "wangge.registry",
+    "wangge.workforce",
     "wangge.cases",
 ]
 

@@ -10,6 +10,7 @@ api_v1 = [
     path("registry/", include("wangge.registry.api.transfer_urls")),
     path("registry/", include("wangge.registry.api.urls")),
     path("registry/", include("wangge.registry.api.coverage_urls")),
+    path("workforce/", include("wangge.workforce.api.urls")),
     path("cases/", include("wangge.cases.api.urls")),
 ]
 

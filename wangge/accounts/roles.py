@@ -17,6 +17,8 @@ CHANGE_PLACE = "registry.change_place"
 REVEAL_PII = "registry.reveal_pii"  # full ID and phone numbers, each reveal audited
 VIEW_SENSITIVE = "registry.view_sensitive"  # sensitive tags (PIPL Art. 28): special populations, health
 MANAGE_CALENDAR = "cases.manage_calendar"  # the work calendar: holidays and make-up working days
+VIEW_WORKFORCE = "workforce.view_workforce"  # departments, grid posts, volunteers, rosters
+MANAGE_WORKFORCE = "workforce.manage_workforce"  # appoint and end posts, volunteer periods, memberships
 
 _REGISTRY_READ = [VIEW_PERSON, VIEW_PLACE]
 _REGISTRY_WRITE = [VIEW_PERSON, VIEW_PLACE, CHANGE_PERSON, CHANGE_PLACE]
@@ -24,19 +26,21 @@ _REGISTRY_WRITE = [VIEW_PERSON, VIEW_PLACE, CHANGE_PERSON, CHANGE_PLACE]
 DEFAULT_ROLES = {
     "admin": (gettext_noop("Administrator"),
               [VIEW_AREA, CHANGE_AREA, MANAGE_GENERATIONS, VIEW_HISTORY, MANAGE_USERS, VIEW_AGGREGATES,
-               *_REGISTRY_WRITE, REVEAL_PII, VIEW_SENSITIVE, MANAGE_CALENDAR]),
+               *_REGISTRY_WRITE, REVEAL_PII, VIEW_SENSITIVE, VIEW_WORKFORCE, MANAGE_WORKFORCE, MANAGE_CALENDAR]),
     "command": (gettext_noop("Command centre (dispatch)"),
-                [VIEW_AREA, VIEW_HISTORY, VIEW_AGGREGATES, *_REGISTRY_READ]),
-    "supervision": (gettext_noop("Supervision centre"), [VIEW_AREA, VIEW_HISTORY, VIEW_AGGREGATES, *_REGISTRY_READ]),
-    "department": (gettext_noop("Department handler"), [VIEW_AREA, VIEW_PLACE]),
+                [VIEW_AREA, VIEW_HISTORY, VIEW_AGGREGATES, *_REGISTRY_READ, VIEW_WORKFORCE]),
+    "supervision": (gettext_noop("Supervision centre"),
+                    [VIEW_AREA, VIEW_HISTORY, VIEW_AGGREGATES, *_REGISTRY_READ, VIEW_WORKFORCE]),
+    "department": (gettext_noop("Department handler"), [VIEW_AREA, VIEW_PLACE, VIEW_WORKFORCE]),
     "subdistrict_staff": (gettext_noop("Subdistrict staff"),
                           [VIEW_AREA, CHANGE_AREA, VIEW_HISTORY, VIEW_AGGREGATES, *_REGISTRY_WRITE, REVEAL_PII,
-                           VIEW_SENSITIVE]),
+                           VIEW_SENSITIVE, VIEW_WORKFORCE, MANAGE_WORKFORCE]),
     "community_staff": (gettext_noop("Community staff"),
                         [VIEW_AREA, CHANGE_AREA, VIEW_HISTORY, VIEW_AGGREGATES, *_REGISTRY_WRITE, REVEAL_PII,
-                         VIEW_SENSITIVE]),
-    "grid_chief": (gettext_noop("Grid chief"), [VIEW_AREA, VIEW_HISTORY, *_REGISTRY_WRITE, REVEAL_PII]),
-    "grid_worker": (gettext_noop("Grid worker"), [VIEW_AREA, *_REGISTRY_WRITE]),
+                         VIEW_SENSITIVE, VIEW_WORKFORCE, MANAGE_WORKFORCE]),
+    "grid_chief": (gettext_noop("Grid chief"),
+                   [VIEW_AREA, VIEW_HISTORY, *_REGISTRY_WRITE, REVEAL_PII, VIEW_WORKFORCE]),
+    "grid_worker": (gettext_noop("Grid worker"), [VIEW_AREA, *_REGISTRY_WRITE, VIEW_WORKFORCE]),
     "leader": (gettext_noop("Leader (aggregates only)"), [VIEW_AREA, VIEW_AGGREGATES]),
     "volunteer": (gettext_noop("Volunteer"), [VIEW_AREA]),
     "system": (gettext_noop("System (integration)"), [INGEST]),
