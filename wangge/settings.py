@@ -175,6 +175,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
+    # Several models have a `kind`: each choice set gets a name of its own in the schema.
+    "ENUM_NAME_OVERRIDES": {"AreaKindEnum": "wangge.geo.models.Area.Kind"},
 }
 
 # The map's base layer. "none" needs no network at all; grids come from our own vector tiles.
