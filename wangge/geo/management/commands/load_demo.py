@@ -1,3 +1,5 @@
+import io
+
 import pghistory
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -60,6 +62,8 @@ class Command(BaseCommand):
             from django.core.management import call_command
 
             call_command("load_demo_population", quiet=quiet, stdout=self.stdout)
+            # The work team: departments, a chief and workers in every grid, volunteers (skips what exists).
+            call_command("load_demo_workforce", stdout=self.stdout if not quiet else io.StringIO())
         if not quiet:
             self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
             for username, display_name, role_slug, area_code in DEMO_USERS:
