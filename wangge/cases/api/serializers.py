@@ -54,8 +54,8 @@ class DueSerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=8, decimal_places=2)
     unit = serializers.ChoiceField(choices=UNITS)
     due = serializers.DateTimeField()
-    warning_at = serializers.DateTimeField(help_text=_("When the warning fires (70 % of the limit by default), "
-                                                       "if the clock is not paused."))
+    warning_at = serializers.DateTimeField(help_text=_("When the warning fires (at seven tenths of the limit by "
+                                                       "default), if the clock is not paused."))
     working_hours = serializers.ListField(child=serializers.CharField())
     missing_years = serializers.ListField(
         child=serializers.IntegerField(),
