@@ -19,6 +19,11 @@ VIEW_SENSITIVE = "registry.view_sensitive"  # sensitive tags (PIPL Art. 28): spe
 MANAGE_CALENDAR = "cases.manage_calendar"  # the work calendar: holidays and make-up working days
 VIEW_WORKFORCE = "workforce.view_workforce"  # departments, grid posts, volunteers, rosters
 MANAGE_WORKFORCE = "workforce.manage_workforce"  # appoint and end posts, volunteer periods, memberships
+VIEW_EVENT = "cases.view_event"  # events (案卷) in one's grid scope, with their timeline
+REPORT_EVENT = "cases.report"  # report an event (上报); with a self-handling category, handle and close it oneself
+DISPATCH_EVENT = "cases.dispatch"  # accept or void, dispatch, urge (指挥中心)
+HANDLE_EVENT = "cases.handle"  # sign for, handle, feed back, return (department handlers, as members of the department)
+VERIFY_EVENT = "cases.verify"  # verify or send back for rework, close, evaluate (监督中心)
 
 _REGISTRY_READ = [VIEW_PERSON, VIEW_PLACE]
 _REGISTRY_WRITE = [VIEW_PERSON, VIEW_PLACE, CHANGE_PERSON, CHANGE_PLACE]
@@ -26,21 +31,25 @@ _REGISTRY_WRITE = [VIEW_PERSON, VIEW_PLACE, CHANGE_PERSON, CHANGE_PLACE]
 DEFAULT_ROLES = {
     "admin": (gettext_noop("Administrator"),
               [VIEW_AREA, CHANGE_AREA, MANAGE_GENERATIONS, VIEW_HISTORY, MANAGE_USERS, VIEW_AGGREGATES,
-               *_REGISTRY_WRITE, REVEAL_PII, VIEW_SENSITIVE, VIEW_WORKFORCE, MANAGE_WORKFORCE, MANAGE_CALENDAR]),
+               *_REGISTRY_WRITE, REVEAL_PII, VIEW_SENSITIVE, VIEW_WORKFORCE, MANAGE_WORKFORCE, MANAGE_CALENDAR,
+               VIEW_EVENT]),
     "command": (gettext_noop("Command centre (dispatch)"),
-                [VIEW_AREA, VIEW_HISTORY, VIEW_AGGREGATES, *_REGISTRY_READ, VIEW_WORKFORCE]),
+                [VIEW_AREA, VIEW_HISTORY, VIEW_AGGREGATES, *_REGISTRY_READ, VIEW_WORKFORCE, VIEW_EVENT,
+                 REPORT_EVENT, DISPATCH_EVENT]),
     "supervision": (gettext_noop("Supervision centre"),
-                    [VIEW_AREA, VIEW_HISTORY, VIEW_AGGREGATES, *_REGISTRY_READ, VIEW_WORKFORCE]),
-    "department": (gettext_noop("Department handler"), [VIEW_AREA, VIEW_PLACE, VIEW_WORKFORCE]),
+                    [VIEW_AREA, VIEW_HISTORY, VIEW_AGGREGATES, *_REGISTRY_READ, VIEW_WORKFORCE, VIEW_EVENT,
+                     REPORT_EVENT, VERIFY_EVENT]),
+    "department": (gettext_noop("Department handler"), [VIEW_AREA, VIEW_PLACE, VIEW_WORKFORCE, HANDLE_EVENT]),
     "subdistrict_staff": (gettext_noop("Subdistrict staff"),
                           [VIEW_AREA, CHANGE_AREA, VIEW_HISTORY, VIEW_AGGREGATES, *_REGISTRY_WRITE, REVEAL_PII,
-                           VIEW_SENSITIVE, VIEW_WORKFORCE, MANAGE_WORKFORCE]),
+                           VIEW_SENSITIVE, VIEW_WORKFORCE, MANAGE_WORKFORCE, VIEW_EVENT, REPORT_EVENT]),
     "community_staff": (gettext_noop("Community staff"),
                         [VIEW_AREA, CHANGE_AREA, VIEW_HISTORY, VIEW_AGGREGATES, *_REGISTRY_WRITE, REVEAL_PII,
-                         VIEW_SENSITIVE, VIEW_WORKFORCE, MANAGE_WORKFORCE]),
+                         VIEW_SENSITIVE, VIEW_WORKFORCE, MANAGE_WORKFORCE, VIEW_EVENT, REPORT_EVENT]),
     "grid_chief": (gettext_noop("Grid chief"),
-                   [VIEW_AREA, VIEW_HISTORY, *_REGISTRY_WRITE, REVEAL_PII, VIEW_WORKFORCE]),
-    "grid_worker": (gettext_noop("Grid worker"), [VIEW_AREA, *_REGISTRY_WRITE, VIEW_WORKFORCE]),
+                   [VIEW_AREA, VIEW_HISTORY, *_REGISTRY_WRITE, REVEAL_PII, VIEW_WORKFORCE, VIEW_EVENT, REPORT_EVENT]),
+    "grid_worker": (gettext_noop("Grid worker"),
+                    [VIEW_AREA, *_REGISTRY_WRITE, VIEW_WORKFORCE, VIEW_EVENT, REPORT_EVENT]),
     "leader": (gettext_noop("Leader (aggregates only)"), [VIEW_AREA, VIEW_AGGREGATES]),
     "volunteer": (gettext_noop("Volunteer"), [VIEW_AREA]),
     "system": (gettext_noop("System (integration)"), [INGEST]),

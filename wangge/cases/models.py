@@ -4,10 +4,13 @@ Every day not listed here follows the weekly rule. A year's rows come from the S
 notice on that year's holidays (国务院办公厅关于…部分节假日安排的通知); see docs/time-limits.md.
 """
 
+from django.conf import settings
+from django.contrib.gis.db import models as gis_models
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from wangge.core.changelog import track_changes
+from wangge.core.scope import ScopedModel, ScopedQuerySet
 
 
 @track_changes()
@@ -32,3 +35,198 @@ class CalendarDay(models.Model):
     def save(self, *args, **kwargs):
         self.year = self.date.year
         super().save(*args, **kwargs)
+
+
+# ---- Events and their categories (DOMAIN.md §4) ----------------------------------------------------------------
+
+
+
+
+class CategoryKind(models.TextChoices):
+    EVENT = "event", _("event (事件)")
+    PART = "part", _("component (部件)")
+
+
+class Ownership(models.TextChoices):
+    LOCALITY_FIRST = "locality_first", _("locality first (先属地后属主)")
+    OWNER_FIRST = "owner_first", _("owner first (先属主后属地)")
+
+
+class LimitUnit(models.TextChoices):
+    HOURS = "hours", _("working hours")
+    DAYS = "days", _("working days")
+
+
+class Urgency(models.TextChoices):
+    NORMAL = "normal", _("normal")
+    URGENT = "urgent", _("urgent (加急)")
+    EMERGENCY = "emergency", _("emergency (应急)")
+
+
+@track_changes()
+class Category(models.Model):
+    """A class (2-digit code, no parent) or a subclass (4 digits: the class's 2 + its own 2) of 事件 or 部件.
+
+    Time limits apply to subclasses: one per urgency, in `limit_unit`; the red-card limit is `red_factor` × the limit.
+    """
+
+    kind = models.CharField(_("kind"), max_length=5, choices=CategoryKind.choices)
+    code = models.CharField(_("code"), max_length=4, help_text=_("2 digits for a class, 4 for a subclass."))
+    name = models.CharField(_("name"), max_length=50)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    ownership = models.CharField(_("ownership rule"), max_length=15, choices=Ownership.choices)
+    limit_unit = models.CharField(_("limit unit"), max_length=5, choices=LimitUnit.choices, default=LimitUnit.DAYS)
+    limit_normal = models.DecimalField(_("limit (normal)"), max_digits=6, decimal_places=1, default=5)
+    limit_urgent = models.DecimalField(_("limit (urgent)"), max_digits=6, decimal_places=1, default=2)
+    limit_emergency = models.DecimalField(_("limit (emergency)"), max_digits=6, decimal_places=1, default=1)
+    red_factor = models.DecimalField(_("red-card factor"), max_digits=4, decimal_places=2, default=2)
+    limit_note = models.CharField(_("limit note"), max_length=200, blank=True,
+                                  help_text=_("e.g. stop within 4 working hours, demolish within 20 working days."))
+    self_handling = models.BooleanField(_("self-handling allowed (自行处置)"), default=False)
+    verification_required = models.BooleanField(_("verification required"), default=True)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        ordering = ["kind", "code"]
+        constraints = [models.UniqueConstraint(fields=["kind", "code"], name="category_kind_code")]
+
+    def __str__(self):
+        return f"{self.code} {self.name}"
+
+    def limit_for(self, urgency):
+        """(amount, unit) of the limit for `urgency`; whole days stay whole."""
+        amount = {Urgency.URGENT: self.limit_urgent, Urgency.EMERGENCY: self.limit_emergency}.get(
+            urgency, self.limit_normal)
+        if self.limit_unit == LimitUnit.DAYS:
+            amount = int(amount)
+        return amount, self.limit_unit
+
+
+class EventState(models.TextChoices):
+    REPORTED = "reported", _("reported (上报)")
+    ACCEPTED = "accepted", _("accepted (立案)")
+    VOIDED = "voided", _("voided (作废)")
+    DISPATCHED = "dispatched", _("dispatched (派遣)")
+    SIGNED = "signed", _("signed for (签收)")
+    HANDLED = "handled", _("handled (处置)")
+    FED_BACK = "fed_back", _("fed back (反馈)")
+    VERIFIED = "verified", _("verified (核查)")
+    CLOSED = "closed", _("closed (结案)")
+    EVALUATED = "evaluated", _("evaluated (评价)")
+
+
+class EventSource(models.TextChoices):
+    GRID_WORKER = "grid_worker", _("grid worker")
+    CITIZEN = "citizen", _("citizen")
+    HOTLINE = "hotline", _("12345 hotline")
+    VIDEO = "video", _("video")
+    DEPARTMENT = "department", _("department")
+    LEADER = "leader", _("leader")
+    INSPECTION = "inspection", _("inspection")
+
+
+class EventQuerySet(ScopedQuerySet):
+    def visible_to(self, user, action):
+        """Events in the user's grid scope for `action`, plus — a second, explicit rule — the events assigned to a
+        department the user is an active member of."""
+        from django.db.models import Q
+        from django.utils import timezone
+
+        from wangge.core.scope import EVERYWHERE, scope_codes
+
+        codes = scope_codes(user, action)
+        if codes is EVERYWHERE:
+            return self
+        if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+            return self.none()
+        today = timezone.localdate()
+        query = Q(department__memberships__user=user, department__memberships__active_from__lte=today) & (
+            Q(department__memberships__active_to__isnull=True) | Q(department__memberships__active_to__gt=today))
+        if codes:
+            query |= self.model.scope_q(codes, action)
+        return self.filter(pk__in=self.model.objects.filter(query).values("pk"))
+
+
+@track_changes()
+class Event(ScopedModel):
+    """A case (案卷) in the closed loop; its state changes only through services.do_act."""
+
+    scope_field = "grid_code"
+
+    case_number = models.CharField(_("case number"), max_length=30, unique=True, editable=False)
+    district_code = models.CharField(_("district"), max_length=6, editable=False)
+    grid_code = models.CharField(_("grid"), max_length=15, editable=False)
+    source = models.CharField(_("source"), max_length=12, choices=EventSource.choices,
+                              default=EventSource.GRID_WORKER)
+    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reported_events")
+    location = gis_models.PointField(_("location"), srid=4326)
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    description = models.TextField(_("description"))
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="cases")
+    urgency = models.CharField(_("urgency"), max_length=10, choices=Urgency.choices, default=Urgency.NORMAL)
+    emergency = models.BooleanField(_("emergency"), default=False)
+    state = models.CharField(_("state"), max_length=10, choices=EventState.choices, default=EventState.REPORTED)
+    version = models.PositiveIntegerField(_("version"), default=1)
+    department = models.ForeignKey("workforce.Department", null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="cases")
+    dispatcher = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="dispatched_events")
+    handler = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="handled_events")
+    verifier = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="verified_events")
+    rework_count = models.PositiveSmallIntegerField(_("rework count"), default=0)
+    satisfaction = models.PositiveSmallIntegerField(_("satisfaction (1–5)"), null=True, blank=True)
+    dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
+    due_at = models.DateTimeField(_("due at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("reported at"), auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["grid_code"], name="event_grid_prefix", opclasses=["varchar_pattern_ops"]),
+                   models.Index(fields=["state", "due_at"], name="event_state_due")]
+
+    def __str__(self):
+        return self.case_number
+
+
+class EventTimeline(models.Model):
+    """One row per action: who, when, what, from which state to which, and why."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="timeline")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+    action = models.CharField(_("action"), max_length=20)
+    from_state = models.CharField(_("from state"), max_length=10, blank=True)
+    to_state = models.CharField(_("to state"), max_length=10)
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        verbose_name = _("timeline entry")
+        verbose_name_plural = _("timeline entries")
+        ordering = ["at", "id"]
+
+    def __str__(self):
+        return f"{self.event_id} {self.action}: {self.from_state} → {self.to_state}"
+
+
+class CaseSequence(models.Model):
+    """The last case number handed out per district and day (race-safe through INSERT … ON CONFLICT)."""
+
+    district_code = models.CharField(max_length=6)
+    day = models.DateField()
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["district_code", "day"], name="case_sequence_district_day")]
+
+    def __str__(self):
+        return f"{self.district_code} {self.day}: {self.last}"

@@ -126,3 +126,192 @@ def load_builtin_calendars(using="default", **kwargs):
         loaded = True
     if loaded:
         calendar.invalidate()
+
+
+# ---- Events: report and act (the closed loop) ------------------------------------------------------------------
+
+class VersionConflict(DomainError):
+    """Someone else acted on the event first: reload it and try again."""
+
+    def __init__(self, message, **kwargs):
+        super().__init__(message, code="conflict", field="version", **kwargs)
+        self.status_code = 409
+
+
+def _category(value):
+    from .models import Category
+
+    if isinstance(value, Category):
+        category = value
+    else:
+        category = Category.objects.filter(pk=value).first() if str(value).isdigit() else None
+    if category is None or category.parent_id is None or not category.active:
+        raise DomainError(_("Unknown category: choose an active subclass (4-digit code)."), field="category")
+    return category
+
+
+def next_case_number(district_code, day):
+    """`<district>-<yyyymmdd>-<sequence>`; the sequence per district per day, race-safe (one row upserted)."""
+    from .models import CaseSequence
+
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {CaseSequence._meta.db_table} (district_code, day, last) VALUES (%s, %s, 1) "
+            "ON CONFLICT (district_code, day) DO UPDATE SET last = EXCLUDED.last + "
+            f"{CaseSequence._meta.db_table}.last RETURNING last", [district_code, day])
+        sequence = cursor.fetchone()[0]
+    return f"{district_code}-{day:%Y%m%d}-{sequence:05d}"
+
+
+@transaction.atomic
+def do_report_event(*, actor, location, description, category, address="", source="grid_worker",
+                    urgency="normal", emergency=False):
+    """Reports an event (上报): finds its grid from the location, checks the reporter's scope, numbers the case."""
+    from django.utils import timezone
+
+    from wangge.accounts.roles import REPORT_EVENT
+    from wangge.core.scope import ensure_code_in_scope
+    from wangge.registry.placement import grid_code_at
+    from wangge.registry.services import _point
+
+    from .models import Event, EventSource, EventState, EventTimeline, Urgency
+
+    if not actor.is_superuser and not scope_codes(actor, REPORT_EVENT):
+        raise DomainError(_("Your role may not report events."), code="forbidden")
+    point = _point(location)
+    grid_code = grid_code_at(point)
+    if not grid_code:
+        raise DomainError(_("This location lies outside every grid of the district."), field="location")
+    ensure_code_in_scope(actor, REPORT_EVENT, grid_code)
+    category = _category(category)
+    if source not in EventSource.values:
+        raise DomainError(_("Unknown source."), field="source")
+    if urgency not in Urgency.values:
+        raise DomainError(_("Unknown urgency."), field="urgency")
+    if not str(description or "").strip():
+        raise DomainError(_("Describe the event."), field="description")
+    if emergency:
+        urgency = Urgency.EMERGENCY
+    district = grid_code[:6]
+    event = Event.objects.create(
+        case_number=next_case_number(district, timezone.localdate()), district_code=district, grid_code=grid_code,
+        source=source, reporter=actor, location=point, address=address, description=description.strip(),
+        category=category, urgency=urgency, emergency=bool(emergency), state=EventState.REPORTED)
+    EventTimeline.objects.create(event=event, actor=actor, action="report", from_state="",
+                                 to_state=EventState.REPORTED, note="")
+    return event
+
+
+def _is_member(user, department):
+    from django.utils import timezone
+
+    from wangge.workforce.models import DepartmentMembership
+
+    if department is None:
+        return False
+    return DepartmentMembership.objects.active_on(timezone.localdate()).filter(
+        user=user, department=department).exists()
+
+
+def _check_actor(event, transition, actor):
+    """403 with the reason when `actor` may not perform `transition` on `event`; 404 outside their scope."""
+    from django.http import Http404
+
+    from wangge.core.scope import code_in_scope
+
+    from . import workflow
+
+    permission = workflow.PERMISSION[transition.who]
+    codes = scope_codes(actor, permission)
+    if not codes:
+        raise DomainError(_("Your role may not %(action)s events.") % {"action": transition.action},
+                          code="forbidden")
+    if transition.who == workflow.DEPARTMENT:
+        if not actor.is_superuser and not _is_member(actor, event.department):
+            raise DomainError(_("Only members of the assigned department may %(action)s this event.") % {
+                "action": transition.action}, code="forbidden")
+        return
+    if not code_in_scope(event.grid_code, codes):
+        raise Http404
+    if transition.who == workflow.SUPERVISION and event.handler_id and event.handler_id == actor.pk:
+        raise DomainError(_("The verifier must not be the handler of the event."), code="forbidden")
+    if transition.action == "self_close":
+        if event.reporter_id != actor.pk:
+            raise DomainError(_("Only the reporter may handle and close their own event."), code="forbidden")
+        if not event.category.self_handling:
+            raise DomainError(_("This category does not allow self-handling (自行处置)."), code="forbidden")
+
+
+@transaction.atomic
+def do_act(event, action, *, actor, version, note="", department=None, satisfaction=None):
+    """The one place an event changes state. Locks the row, checks the version (409 if stale), the state (400),
+    the actor (403, or 404 outside their scope), applies the action and writes a timeline row."""
+    from django.utils import timezone
+
+    from wangge.workforce.models import Department, DepartmentKind
+
+    from . import calendar, workflow
+    from .models import Event, EventTimeline, Urgency
+
+    transition = workflow.TRANSITIONS.get(action)
+    if transition is None:
+        raise DomainError(_("Unknown action %(action)r; one of: %(all)s.") % {
+            "action": action, "all": ", ".join(workflow.ACTIONS)}, field="action")
+    event = Event.objects.select_for_update().select_related("category").get(pk=event.pk)
+    if version is None or int(version) != event.version:
+        raise VersionConflict(_("The event has changed since you loaded it (version %(yours)s, now %(now)s); "
+                                "reload it and try again.") % {"yours": version, "now": event.version})
+    if event.state not in transition.sources:
+        raise DomainError(_("Cannot %(action)s an event that is %(state)s.") % {
+            "action": action, "state": event.get_state_display()}, field="action", code="invalid_transition")
+    _check_actor(event, transition, actor)
+    note = str(note or "").strip()
+    if transition.needs_note and not note:
+        raise DomainError(_("Give a reason to %(action)s.") % {"action": action}, field="note")
+
+    now = timezone.now()
+    before = event.state
+    if action == "dispatch":
+        target = department if isinstance(department, Department) else (
+            Department.objects.filter(pk=department).first() if str(department or "").isdigit() else None)
+        if target is None or target.kind != DepartmentKind.FUNCTIONAL or target.closed_on is not None:
+            raise DomainError(_("Choose an open functional department to dispatch to."), field="department")
+        if not event.grid_code.startswith(target.area_code):
+            raise DomainError(_("The department does not serve the event's area."), field="department")
+        event.department = target
+        event.dispatcher = actor
+        event.dispatched_at = now
+        amount, unit = event.category.limit_for(event.urgency)
+        event.due_at = calendar.add_working_time(now, amount, unit)
+    elif action == "return":
+        event.department = None
+    elif action == "handle":
+        event.handler = actor
+    elif action == "verify":
+        event.verifier = actor
+    elif action == "rework":
+        event.rework_count += 1
+        event.handler = None
+    elif action == "close":
+        event.closed_at = now
+    elif action == "self_close":
+        event.handler = actor
+        event.closed_at = now
+    elif action == "evaluate":
+        if satisfaction is None or not str(satisfaction).isdigit() or not 1 <= int(satisfaction) <= 5:
+            raise DomainError(_("Satisfaction is a whole number from 1 to 5."), field="satisfaction")
+        event.satisfaction = int(satisfaction)
+    elif action == "urge":
+        if event.urgency == Urgency.EMERGENCY:
+            raise DomainError(_("The event is already an emergency."), field="action", code="invalid_transition")
+        event.urgency = Urgency.URGENT
+        if event.dispatched_at:
+            amount, unit = event.category.limit_for(event.urgency)
+            event.due_at = min(event.due_at, calendar.add_working_time(event.dispatched_at, amount, unit))
+    if transition.target is not None:
+        event.state = transition.target
+    event.version += 1
+    event.save()
+    EventTimeline.objects.create(event=event, actor=actor, action=action, from_state=before,
+                                 to_state=event.state, note=note)
+    return event

@@ -1,9 +1,15 @@
 from django.urls import path
+from rest_framework.routers import SimpleRouter
 
 from . import views
+from .events import EventViewSet
+
+router = SimpleRouter()
+router.register("events", EventViewSet, basename="event")
 
 urlpatterns = [
     path("calendar/", views.CalendarYearsView.as_view(), name="calendar-years"),
     path("calendar/due/", views.DueView.as_view(), name="calendar-due"),
     path("calendar/<int:year>/", views.CalendarYearView.as_view(), name="calendar-year"),
+    *router.urls,
 ]

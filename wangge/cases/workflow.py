@@ -1,0 +1,69 @@
+"""The closed loop as data (DOMAIN.md §4): which action moves an event from which states to which, and who may.
+
+    reported ──accept──▶ accepted ──dispatch──▶ dispatched ──sign──▶ signed ──handle──▶ handled ──feedback──▶ fed_back
+       │  └──void──▶ voided                       ▲   │return          │return                                  │
+       │                                          │   ▼                ▼                                        │
+       │                               accepted ◀─┴── (back to the dispatcher, with a reason)                   │
+       │                                          └──────────────── rework (返工) ◀────────────────────────────┤
+       └──self_close (自行处置, own grid, category allows)──▶ closed ◀──close── verified ◀──verify─────────────┘
+                                                                │
+                                                                └──evaluate──▶ evaluated
+
+`urge` (加急) changes no state: it raises the urgency of any open event. Who may is one of:
+
+- REPORTER: cases.report in the event's grid (and, for self_close, the reporter themself);
+- COMMAND: cases.dispatch in the event's grid (指挥中心);
+- DEPARTMENT: cases.handle and an active membership of the event's assigned department;
+- SUPERVISION: cases.verify in the event's grid (监督中心) — never the event's handler.
+"""
+
+from dataclasses import dataclass
+
+from wangge.accounts.roles import DISPATCH_EVENT, HANDLE_EVENT, REPORT_EVENT, VERIFY_EVENT
+
+from .models import EventState as S
+
+REPORTER, COMMAND, DEPARTMENT, SUPERVISION = "reporter", "command", "department", "supervision"
+PERMISSION = {REPORTER: REPORT_EVENT, COMMAND: DISPATCH_EVENT, DEPARTMENT: HANDLE_EVENT, SUPERVISION: VERIFY_EVENT}
+OPEN_STATES = (S.REPORTED, S.ACCEPTED, S.DISPATCHED, S.SIGNED, S.HANDLED, S.FED_BACK, S.VERIFIED)
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    sources: tuple
+    target: str | None  # None: the state stays (urge)
+    who: str
+    label: str
+    needs_note: bool = False
+
+
+TRANSITIONS = {t.action: t for t in [
+    Transition("accept", (S.REPORTED,), S.ACCEPTED, COMMAND, "受理/立案"),
+    Transition("void", (S.REPORTED,), S.VOIDED, COMMAND, "作废", needs_note=True),
+    Transition("dispatch", (S.ACCEPTED,), S.DISPATCHED, COMMAND, "派遣"),
+    Transition("urge", OPEN_STATES, None, COMMAND, "加急"),
+    Transition("sign", (S.DISPATCHED,), S.SIGNED, DEPARTMENT, "签收"),
+    Transition("return", (S.DISPATCHED, S.SIGNED), S.ACCEPTED, DEPARTMENT, "回退", needs_note=True),
+    Transition("handle", (S.SIGNED,), S.HANDLED, DEPARTMENT, "处置"),
+    Transition("feedback", (S.HANDLED,), S.FED_BACK, DEPARTMENT, "反馈"),
+    Transition("verify", (S.FED_BACK,), S.VERIFIED, SUPERVISION, "核查"),
+    Transition("rework", (S.FED_BACK,), S.DISPATCHED, SUPERVISION, "返工", needs_note=True),
+    Transition("close", (S.VERIFIED,), S.CLOSED, SUPERVISION, "结案"),
+    Transition("evaluate", (S.CLOSED,), S.EVALUATED, SUPERVISION, "评价"),
+    Transition("self_close", (S.REPORTED,), S.CLOSED, REPORTER, "自行处置"),
+]}
+ACTIONS = tuple(TRANSITIONS)
+
+
+def mermaid():
+    """The state diagram in Mermaid, generated from TRANSITIONS (docs/events.md carries a copy)."""
+    lines = ["stateDiagram-v2", "    [*] --> reported"]
+    for t in TRANSITIONS.values():
+        if t.target is None:
+            continue
+        for source in t.sources:
+            lines.append(f"    {source} --> {t.target or source}: {t.action} ({t.label})")
+    lines.append("    evaluated --> [*]")
+    lines.append("    voided --> [*]")
+    return "\n".join(lines)
