@@ -117,6 +117,16 @@ class EventState(models.TextChoices):
     EVALUATED = "evaluated", _("evaluated (评价)")
 
 
+class ClockLevel(models.TextChoices):
+    ON_TIME = "on_time", _("on time")
+    WARNING = "warning", _("warning (预警)")
+    OVERDUE = "overdue", _("yellow card: overdue (黄牌)")
+    RED = "red", _("red card (红牌)")
+
+
+CLOCK_RANK = {ClockLevel.ON_TIME: 0, ClockLevel.WARNING: 1, ClockLevel.OVERDUE: 2, ClockLevel.RED: 3}
+
+
 class EventSource(models.TextChoices):
     GRID_WORKER = "grid_worker", _("grid worker")
     CITIZEN = "citizen", _("citizen")
@@ -182,6 +192,16 @@ class Event(ScopedModel):
     dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
     due_at = models.DateTimeField(_("due at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    clock_level = models.CharField(_("clock level"), max_length=8, choices=ClockLevel.choices,
+                                   default=ClockLevel.ON_TIME, help_text=_(
+                                       "Raised by the clock job (warning, yellow card, red card); never lowered "
+                                       "by it. Reset on dispatch and recomputed when an extension is approved."))
+    carded_at = models.DateTimeField(_("level reached at"), null=True, blank=True)
+    extension_due_at = models.DateTimeField(_("extension requested until"), null=True, blank=True,
+                                            help_text=_("A pending extension request (延期): the due moment asked."))
+    extension_requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                               on_delete=models.PROTECT, related_name="+")
+    extension_count = models.PositiveSmallIntegerField(_("approved extensions"), default=0)
     created_at = models.DateTimeField(_("reported at"), auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -202,7 +222,8 @@ class EventTimeline(models.Model):
     """One row per action: who, when, what, from which state to which, and why."""
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="timeline")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+", help_text=_("Empty for the system (the clock job)."))
     at = models.DateTimeField(_("at"), auto_now_add=True)
     action = models.CharField(_("action"), max_length=20)
     from_state = models.CharField(_("from state"), max_length=10, blank=True)
@@ -230,3 +251,31 @@ class CaseSequence(models.Model):
 
     def __str__(self):
         return f"{self.district_code} {self.day}: {self.last}"
+
+
+class Notification(models.Model):
+    """An in-app inbox entry. Title and body name the case and what happened, never a person's data."""
+
+    class Kind(models.TextChoices):
+        WARNING = "warning", _("clock warning")
+        YELLOW_CARD = "yellow_card", _("yellow card")
+        RED_CARD = "red_card", _("red card")
+        EXTENSION = "extension", _("extension")
+        OTHER = "other", _("other")
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.OTHER)
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("body"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["recipient", "read_at"], name="notification_recipient_read")]
+
+    def __str__(self):
+        return f"{self.recipient_id}: {self.title}"

@@ -36,7 +36,8 @@ class EventCategorySerializer(serializers.ModelSerializer):
 
 
 class EventTimelineSerializer(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor.username", read_only=True)
+    actor = serializers.CharField(source="actor.username", read_only=True, allow_null=True,
+                                  help_text=_("Empty for the system (the clock job)."))
 
     class Meta:
         model = EventTimeline

@@ -3,9 +3,11 @@ from rest_framework.routers import SimpleRouter
 
 from . import views
 from .events import EventViewSet
+from .notifications import NotificationViewSet
 
 router = SimpleRouter()
 router.register("events", EventViewSet, basename="event")
+router.register("notifications", NotificationViewSet, basename="notification")
 
 urlpatterns = [
     path("calendar/", views.CalendarYearsView.as_view(), name="calendar-years"),
