@@ -4,6 +4,7 @@ a malformed calendar is refused with the field and the reason, and nothing is wr
 import csv
 import io
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from django.db import connections, transaction
@@ -213,6 +214,45 @@ def _is_member(user, department):
         user=user, department=department).exists()
 
 
+def _extension_due(event, now, new_due, amount, unit):
+    """The due moment an extension asks for: `new_due`, or `amount` working hours/days after the current due; it
+    must lie in the future and later than the current due moment."""
+    from datetime import datetime
+
+    from django.utils.dateparse import parse_datetime
+
+    from . import calendar
+
+    if new_due not in (None, ""):
+        moment = new_due if isinstance(new_due, datetime) else parse_datetime(str(new_due))
+        if moment is None:
+            raise DomainError(_("Give the new due moment as an ISO 8601 date and time."), field="new_due")
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=calendar.zone())
+    elif amount not in (None, ""):
+        unit = unit or calendar.DAYS
+        if unit not in calendar.UNITS:
+            raise DomainError(_("The unit is hours or days."), field="unit")
+        try:
+            value = Decimal(str(amount))
+            if unit == calendar.DAYS and value != int(value):
+                raise ValueError("whole days")
+            if value <= 0 or value > 3650:
+                raise ValueError("range")
+            moment = calendar.add_working_time(event.due_at or now, int(value) if unit == calendar.DAYS else value,
+                                               unit)
+        except (ValueError, ArithmeticError) as exc:
+            raise DomainError(_("The extension is a positive number of working hours, or whole working days."),
+                              field="amount") from exc
+    else:
+        raise DomainError(_("Give the new due moment, or an amount of working time to add."), field="new_due")
+    if moment <= now:
+        raise DomainError(_("The new due moment lies in the past."), field="new_due")
+    if event.due_at is not None and moment <= event.due_at:
+        raise DomainError(_("The new due moment must be later than the current one."), field="new_due")
+    return moment
+
+
 def _check_actor(event, transition, actor):
     """403 with the reason when `actor` may not perform `transition` on `event`; 404 outside their scope."""
     from django.http import Http404
@@ -243,15 +283,21 @@ def _check_actor(event, transition, actor):
 
 
 @transaction.atomic
-def do_act(event, action, *, actor, version, note="", department=None, satisfaction=None):
+def do_act(event, action, *, actor, version, note="", department=None, satisfaction=None, new_due=None,
+           amount=None, unit=None):
     """The one place an event changes state. Locks the row, checks the version (409 if stale), the state (400),
-    the actor (403, or 404 outside their scope), applies the action and writes a timeline row."""
+    the actor (403, or 404 outside their scope), applies the action and writes a timeline row.
+
+    request_extension takes either `new_due` (an aware datetime) or `amount` + `unit` (working hours or days added
+    to the current due moment)."""
     from django.utils import timezone
 
     from wangge.workforce.models import Department, DepartmentKind
 
     from . import calendar, workflow
-    from .models import Event, EventTimeline, Urgency
+    from .clocks import clock_level_of
+    from .models import ClockLevel, Event, EventTimeline, Notification, Urgency
+    from .notifications import notify
 
     transition = workflow.TRANSITIONS.get(action)
     if transition is None:
@@ -283,6 +329,35 @@ def do_act(event, action, *, actor, version, note="", department=None, satisfact
         event.dispatched_at = now
         amount, unit = event.category.limit_for(event.urgency)
         event.due_at = calendar.add_working_time(now, amount, unit)
+        event.clock_level, event.carded_at = ClockLevel.ON_TIME, None
+        event.extension_due_at, event.extension_requested_by = None, None
+    elif action == "request_extension":
+        if event.extension_due_at is not None:
+            raise DomainError(_("An extension request is already pending."), field="action",
+                              code="invalid_transition")
+        event.extension_due_at = _extension_due(event, now, new_due, amount, unit)
+        event.extension_requested_by = actor
+        note = _("%(note)s (until %(due)s)") % {
+            "note": note, "due": event.extension_due_at.astimezone(calendar.zone()).strftime("%Y-%m-%d %H:%M")}
+        notify([event.dispatcher_id], Notification.Kind.EXTENSION, event,
+               _("%(case)s: extension requested") % {"case": event.case_number})
+    elif action in ("approve_extension", "reject_extension"):
+        if event.extension_due_at is None:
+            raise DomainError(_("There is no pending extension request."), field="action",
+                              code="invalid_transition")
+        requester = event.extension_requested_by_id
+        if action == "approve_extension":
+            if event.extension_due_at <= event.due_at:
+                raise DomainError(_("The requested due moment is no longer later than the current one."),
+                                  field="new_due")
+            event.due_at = event.extension_due_at
+            event.extension_count += 1
+            event.clock_level = clock_level_of(event, now)
+        event.extension_due_at, event.extension_requested_by = None, None
+        notify([requester], Notification.Kind.EXTENSION, event,
+                            _("%(case)s: extension %(what)s") % {
+                                "case": event.case_number,
+                                "what": _("approved") if action == "approve_extension" else _("rejected")})
     elif action == "return":
         event.department = None
     elif action == "handle":

@@ -9,7 +9,9 @@
                                                                 │
                                                                 └──evaluate──▶ evaluated
 
-`urge` (加急) changes no state: it raises the urgency of any open event. Who may is one of:
+`urge` (加急) changes no state: it raises the urgency of any open event. Extensions (延期) change no state either:
+the handler's department asks (request_extension, with a reason and a new due moment), the command centre approves
+(the due moment moves) or rejects (with a reason). Who may is one of:
 
 - REPORTER: cases.report in the event's grid (and, for self_close, the reporter themself);
 - COMMAND: cases.dispatch in the event's grid (指挥中心);
@@ -26,6 +28,9 @@ from .models import EventState as S
 REPORTER, COMMAND, DEPARTMENT, SUPERVISION = "reporter", "command", "department", "supervision"
 PERMISSION = {REPORTER: REPORT_EVENT, COMMAND: DISPATCH_EVENT, DEPARTMENT: HANDLE_EVENT, SUPERVISION: VERIFY_EVENT}
 OPEN_STATES = (S.REPORTED, S.ACCEPTED, S.DISPATCHED, S.SIGNED, S.HANDLED, S.FED_BACK, S.VERIFIED)
+CLOCK_STATES = (S.DISPATCHED, S.SIGNED, S.HANDLED, S.FED_BACK)  # the time limit runs (clocks.evaluate_clocks)
+EXTENSION_REQUEST_STATES = (S.DISPATCHED, S.SIGNED)
+EXTENSION_DECISION_STATES = CLOCK_STATES
 
 
 @dataclass(frozen=True)
@@ -36,13 +41,14 @@ class Transition:
     who: str
     label: str
     needs_note: bool = False
+    in_diagram: bool = True  # a state-keeping action shows as a loop on each of its states (urge: left out)
 
 
 TRANSITIONS = {t.action: t for t in [
     Transition("accept", (S.REPORTED,), S.ACCEPTED, COMMAND, "受理/立案"),
     Transition("void", (S.REPORTED,), S.VOIDED, COMMAND, "作废", needs_note=True),
     Transition("dispatch", (S.ACCEPTED,), S.DISPATCHED, COMMAND, "派遣"),
-    Transition("urge", OPEN_STATES, None, COMMAND, "加急"),
+    Transition("urge", OPEN_STATES, None, COMMAND, "加急", in_diagram=False),
     Transition("sign", (S.DISPATCHED,), S.SIGNED, DEPARTMENT, "签收"),
     Transition("return", (S.DISPATCHED, S.SIGNED), S.ACCEPTED, DEPARTMENT, "回退", needs_note=True),
     Transition("handle", (S.SIGNED,), S.HANDLED, DEPARTMENT, "处置"),
@@ -52,6 +58,9 @@ TRANSITIONS = {t.action: t for t in [
     Transition("close", (S.VERIFIED,), S.CLOSED, SUPERVISION, "结案"),
     Transition("evaluate", (S.CLOSED,), S.EVALUATED, SUPERVISION, "评价"),
     Transition("self_close", (S.REPORTED,), S.CLOSED, REPORTER, "自行处置"),
+    Transition("request_extension", EXTENSION_REQUEST_STATES, None, DEPARTMENT, "申请延期", needs_note=True),
+    Transition("approve_extension", EXTENSION_DECISION_STATES, None, COMMAND, "批准延期"),
+    Transition("reject_extension", EXTENSION_DECISION_STATES, None, COMMAND, "驳回延期", needs_note=True),
 ]}
 ACTIONS = tuple(TRANSITIONS)
 
@@ -60,7 +69,7 @@ def mermaid():
     """The state diagram in Mermaid, generated from TRANSITIONS (docs/events.md carries a copy)."""
     lines = ["stateDiagram-v2", "    [*] --> reported"]
     for t in TRANSITIONS.values():
-        if t.target is None:
+        if not t.in_diagram:
             continue
         for source in t.sources:
             lines.append(f"    {source} --> {t.target or source}: {t.action} ({t.label})")

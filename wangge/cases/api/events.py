@@ -55,7 +55,8 @@ class EventListSerializer(serializers.ModelSerializer):
         fields = ["id", "case_number", "district_code", "grid_code", "source", "reporter", "location", "address",
                   "description", "category", "urgency", "emergency", "state", "version", "department",
                   "dispatcher", "handler", "verifier", "rework_count", "satisfaction", "dispatched_at", "due_at",
-                  "closed_at", "created_at", "updated_at"]
+                  "clock_level", "carded_at", "extension_due_at", "extension_count", "closed_at", "created_at",
+                  "updated_at"]
         read_only_fields = fields
 
 
@@ -85,6 +86,12 @@ class EventActSerializer(serializers.Serializer):
                                           help_text=_("dispatch: the functional department."))
     satisfaction = serializers.IntegerField(required=False, allow_null=True, default=None,
                                             help_text=_("evaluate: 1–5."))
+    new_due = serializers.DateTimeField(required=False, allow_null=True, default=None,
+                                        help_text=_("request_extension: the new due moment (ISO 8601)."))
+    amount = serializers.DecimalField(max_digits=8, decimal_places=2, required=False, allow_null=True, default=None,
+                                      help_text=_("request_extension: working time to add to the current due."))
+    unit = serializers.ChoiceField(choices=["hours", "days"], required=False, allow_null=True, default=None,
+                                   help_text=_("request_extension: the unit of amount (default days)."))
 
 
 class EventViewSet(ChangeContextMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -1,0 +1,183 @@
+"""Clocks and cards (issue 4 §4): warning at seven tenths of the limit (WANGGE_CLOCK_WARNING_FRACTION), a yellow
+card once overdue, a red card past due + limit × (red_factor − 1); each rise writes a timeline row and notifies up
+the chain. The level is only ever raised here; dispatch resets it and an approved extension recomputes it.
+
+The limit runs from dispatch to `due_at` in working time on the work calendar (cases.calendar). Extensions move
+`due_at` (the limit grows); no interval is paused, so the fraction is plain working time used / limit.
+
+evaluate_clocks is set-based: one query reads the candidates, the fraction is computed against a per-run table of
+cumulative working seconds per day (the same calendar, without a loop over days per event), and the rises are
+written with one UPDATE per level, one bulk insert of timeline rows and one of notifications.
+"""
+
+from collections import defaultdict
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import calendar, workflow
+from .models import CLOCK_RANK, ClockLevel, Event, EventTimeline, Notification
+
+TIMELINE_ACTION = {ClockLevel.WARNING: "clock_warning", ClockLevel.OVERDUE: "yellow_card", ClockLevel.RED: "red_card"}
+NOTIFICATION_KIND = {ClockLevel.WARNING: Notification.Kind.WARNING, ClockLevel.OVERDUE: Notification.Kind.YELLOW_CARD,
+                     ClockLevel.RED: Notification.Kind.RED_CARD}
+# Who hears of a rise, by level (each level adds to the one below): grid → community → subdistrict → command centre.
+CHAIN = {ClockLevel.WARNING: ("grid_chief", "community_staff"),
+         ClockLevel.OVERDUE: ("grid_chief", "community_staff", "subdistrict_staff"),
+         ClockLevel.RED: ("grid_chief", "community_staff", "subdistrict_staff", "command")}
+
+
+def level_for(fraction, red_factor):
+    return calendar.clock_level(fraction, red_at=float(red_factor))
+
+
+def clock_level_of(event, now=None):
+    """The level of one event's clock now (on_time when no clock runs), straight from cases.calendar."""
+    if event.state not in workflow.CLOCK_STATES or event.due_at is None or event.dispatched_at is None:
+        return ClockLevel.ON_TIME
+    fraction = calendar.elapsed_fraction(event.dispatched_at, event.due_at, now or timezone.now())
+    return level_for(fraction, event.category.red_factor)
+
+
+class Ruler:
+    """Working seconds from a reference day to any moment, from a table of cumulative working seconds per day built
+    once per run with calendar.is_working_day and calendar.working_spans: W(b) − W(a) = working time from a to b."""
+
+    def __init__(self):
+        self.zone = calendar.zone()
+        self.spans = [(s.hour * 3600 + s.minute * 60 + s.second, e.hour * 3600 + e.minute * 60 + e.second)
+                      for s, e in calendar.working_spans()]
+        self.first = None
+        self.cumulative = []  # cumulative[i]: working seconds before day first + i
+        self.working = []
+
+    def _cover(self, ordinal):
+        if self.first is None:
+            self.first = ordinal
+            self.cumulative, self.working = [0], []
+        while ordinal < self.first:  # extend backwards: rebuild from the earlier start
+            first = self.first - max(366, self.first - ordinal)
+            last = self.first + len(self.working)
+            self.first, self.cumulative, self.working = None, [], []
+            self._cover(first)
+            self._cover(last)
+        day_length = sum(e - s for s, e in self.spans)
+        while ordinal >= self.first + len(self.working):
+            day = datetime.fromordinal(self.first + len(self.working)).date()
+            works = calendar.is_working_day(day)
+            self.working.append(works)
+            self.cumulative.append(self.cumulative[-1] + (day_length if works else 0))
+
+    def seconds(self, moment):
+        local = moment.astimezone(self.zone)
+        ordinal = local.toordinal()
+        if self.first is None or not self.first <= ordinal < self.first + len(self.working):
+            self._cover(ordinal)
+        index = ordinal - self.first
+        total = self.cumulative[index]
+        if self.working[index]:
+            into = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
+            for start, end in self.spans:
+                if into > start:
+                    total += min(into, end) - start
+        return total
+
+    def fraction(self, start, due, now, now_seconds=None):
+        """calendar.elapsed_fraction(start, due, now) without pauses."""
+        s, d = self.seconds(start), self.seconds(due)
+        n = self.seconds(now) if now_seconds is None else now_seconds
+        total = d - s
+        if total <= 0:
+            return 1.0 if now >= due else 0.0
+        if now <= start:
+            return 0.0
+        return max(n - s, 0) / total
+
+
+def _recipients(events):
+    """{event id: {user ids}} up the chain of each (event, level) in `events` [(id, grid_code, level)]."""
+    from wangge.accounts.models import AreaAssignment
+    from wangge.geo.codes import ancestor_codes
+    from wangge.workforce.models import GridPost, PostKind
+
+    grids = {grid for _id, grid, _level in events}
+    codes = {code for grid in grids for code in [*ancestor_codes(grid), grid]}
+    chiefs = defaultdict(set)
+    for grid, user_id in (GridPost.objects.active_on(timezone.localdate())
+                          .filter(kind=PostKind.GRID_CHIEF, grid_code__in=grids, holder_user__isnull=False,
+                                  holder_user__is_active=True).values_list("grid_code", "holder_user_id")):
+        chiefs[grid].add(user_id)
+    by_role = defaultdict(set)  # (area code, role slug) → users
+    for code, slug, user_id in (AreaAssignment.objects
+                                .filter(area_code__in=codes, user__is_active=True,
+                                        role__slug__in=("community_staff", "subdistrict_staff", "command"))
+                                .values_list("area_code", "role__slug", "user_id")):
+        by_role[code, slug].add(user_id)
+    result = {}
+    for event_id, grid, level in events:
+        users = set()
+        for role in CHAIN[level]:
+            if role == "grid_chief":
+                users |= chiefs[grid]
+            else:
+                for code in [*ancestor_codes(grid), grid]:
+                    users |= by_role[code, role]
+        result[event_id] = users
+    return result
+
+
+def _message(level, case_number, category, due):
+    due_text = due.astimezone(calendar.zone()).strftime("%Y-%m-%d %H:%M")
+    title = {ClockLevel.WARNING: _("%(case)s: time limit nearly used (warning)"),
+             ClockLevel.OVERDUE: _("%(case)s: overdue (yellow card)"),
+             ClockLevel.RED: _("%(case)s: far past the limit (red card)")}[level] % {"case": case_number}
+    body = _("Category %(category)s, due %(due)s.") % {"category": category, "due": due_text}
+    return title, body
+
+
+def evaluate_clocks(now=None):
+    """Raises the clock level of every open event whose clock has moved up; returns {level: count of rises}.
+    Idempotent: a second run at the same moment changes and notifies nothing."""
+    now = now or timezone.now()
+    ruler = Ruler()
+    now_seconds = ruler.seconds(now)
+    rows = (Event.objects.filter(state__in=workflow.CLOCK_STATES, due_at__isnull=False, dispatched_at__isnull=False)
+            .exclude(clock_level=ClockLevel.RED)
+            .values_list("id", "dispatched_at", "due_at", "clock_level", "category__red_factor").iterator(5000))
+    risen = {}
+    for event_id, start, due, level, red_factor in rows:
+        new = level_for(ruler.fraction(start, due, now, now_seconds), red_factor)
+        if CLOCK_RANK[new] > CLOCK_RANK[level]:
+            risen[event_id] = (new, due)
+    if not risen:
+        return {}
+    counts = defaultdict(int)
+    with transaction.atomic():
+        # Re-read the risen rows under lock (skipping those someone is acting on: the next run sees them) and keep
+        # those still open, on the same due moment and still below the new level.
+        locked = (Event.objects.select_for_update(skip_locked=True, of=("self",))
+                  .filter(pk__in=list(risen)).values_list("id", "state", "due_at", "clock_level", "grid_code",
+                                                          "case_number", "category__code", "category__name"))
+        by_level, timeline, changes = defaultdict(list), [], []
+        for event_id, state, due, level, grid, case_number, code, name in locked:
+            new, seen_due = risen[event_id]
+            if state not in workflow.CLOCK_STATES or due != seen_due or CLOCK_RANK[new] <= CLOCK_RANK[level]:
+                continue
+            by_level[new].append(event_id)
+            title, body = _message(new, case_number, f"{code} {name}", due)
+            timeline.append(EventTimeline(event_id=event_id, actor=None, action=TIMELINE_ACTION[new],
+                                          from_state=state, to_state=state, note=title))
+            changes.append((event_id, grid, new, title, body))
+        for level, ids in by_level.items():
+            Event.objects.filter(pk__in=ids).update(clock_level=level, carded_at=now)
+            counts[level] = len(ids)
+        EventTimeline.objects.bulk_create(timeline, batch_size=5000)
+        recipients = _recipients([(event_id, grid, level) for event_id, grid, level, _t, _b in changes])
+        notes = [Notification(recipient_id=user_id, event_id=event_id, kind=NOTIFICATION_KIND[level],
+                              title=title, body=body)
+                 for event_id, _grid, level, title, body in changes for user_id in sorted(recipients[event_id])]
+        Notification.objects.bulk_create(notes, batch_size=5000)
+    return dict(counts)
+
