@@ -54,16 +54,21 @@ class Ruler:
         self.working = []
 
     def _cover(self, ordinal):
-        if self.first is None:
-            self.first = ordinal
-            self.cumulative, self.working = [0], []
-        while ordinal < self.first:  # extend backwards: rebuild from the earlier start
-            first = self.first - max(366, self.first - ordinal)
-            last = self.first + len(self.working)
-            self.first, self.cumulative, self.working = None, [], []
-            self._cover(first)
-            self._cover(last)
+        """Extends the table to hold `ordinal`. Values stay relative to the first day ever covered (days before it
+        get negative values), so seconds() already handed out remain comparable."""
         day_length = sum(e - s for s, e in self.spans)
+        if self.first is None:
+            self.first, self.cumulative, self.working = ordinal, [0], []
+        if ordinal < self.first:
+            new_first = min(ordinal, self.first - 366)
+            working = [calendar.is_working_day(datetime.fromordinal(o).date()) for o in range(new_first, self.first)]
+            cumulative, running = [], self.cumulative[0]
+            for works in reversed(working):
+                running -= day_length if works else 0
+                cumulative.append(running)
+            self.cumulative = cumulative[::-1] + self.cumulative
+            self.working = working + self.working
+            self.first = new_first
         while ordinal >= self.first + len(self.working):
             day = datetime.fromordinal(self.first + len(self.working)).date()
             works = calendar.is_working_day(day)

@@ -1,0 +1,110 @@
+"""Clocks and cards on a hand-built calendar case: a 2-working-day limit dispatched Monday 2030-06-03 09:00 with a
+holiday on Tuesday 06-04 (working hours 08:30–12:00, 13:30–17:30, 7.5 h a day).
+
+Due: Thursday 06-06 17:30. Limit: Mon 7 h + Wed 7.5 h + Thu 7.5 h = 22 h. Warning at 0.7 × 22 = 15.4 h, i.e.
+Thursday 09:24; Thursday 09:00 is 15 h (on time), 10:00 is 16 h (warning). Friday 09:00 is 22.5 h (yellow card).
+Red past 2 × 22 = 44 h: Tuesday 06-11 16:00 is 43 h (still yellow), Wednesday 06-12 09:00 is 45 h (red).
+"""
+
+from datetime import date, datetime
+
+import pytest
+
+from wangge.cases import calendar, jobs
+from wangge.cases.clocks import Ruler, clock_level_of, evaluate_clocks
+from wangge.cases.models import CalendarDay, Event, EventState, EventTimeline, Notification
+from wangge.cases.tests.test_workflow import cast, run_to  # noqa: F401 (fixture)
+from wangge.core.testing import COMMUNITY_A, COMMUNITY_B, make_user
+from wangge.workforce.models import GridPost
+
+pytestmark = pytest.mark.django_db
+
+
+def local(*args):
+    return datetime(*args, tzinfo=calendar.zone())
+
+
+START = local(2030, 6, 3, 9, 0)
+
+
+@pytest.fixture
+def clocked(cast):  # noqa: F811
+    CalendarDay.objects.create(date=date(2030, 6, 4), kind="holiday", name="test holiday")
+    calendar.invalidate()
+    due = calendar.add_working_time(START, 2, "days")
+    assert due == local(2030, 6, 6, 17, 30)
+    event = run_to(cast, EventState.SIGNED)
+    Event.objects.filter(pk=event.pk).update(dispatched_at=START, due_at=due)
+    event.category.red_factor = 2
+    event.category.save()
+    chief = make_user("grid_chief", cast["grid_code"])
+    GridPost.objects.create(kind="grid_chief", grid_code=cast["grid_code"], holder_user=chief, holder_name="网格长",
+                            started_on=date(2024, 1, 1))
+    people = {"chief": chief, "community": make_user("community_staff", COMMUNITY_A),
+              "subdistrict": make_user("subdistrict_staff", COMMUNITY_A[:9]),
+              "elsewhere": make_user("community_staff", COMMUNITY_B), "command": cast["command"]}
+    event.refresh_from_db()
+    return event, people
+
+
+def recipients(event, kind):
+    return set(Notification.objects.filter(event=event, kind=kind).values_list("recipient_id", flat=True))
+
+
+@pytest.mark.parametrize("now, level", [
+    (local(2030, 6, 3, 9, 0), "on_time"), (local(2030, 6, 6, 9, 0), "on_time"), (local(2030, 6, 6, 10, 0), "warning"),
+    (local(2030, 6, 6, 17, 30), "warning"), (local(2030, 6, 7, 9, 0), "overdue"),
+    (local(2030, 6, 11, 16, 0), "overdue"), (local(2030, 6, 12, 9, 0), "red")])
+def test_levels_by_hand(clocked, now, level):
+    event, _people = clocked
+    assert clock_level_of(event, now) == level
+    ruler = Ruler()
+    ruler.seconds(local(2031, 1, 1))  # the table grows backwards from a later day: values stay comparable
+    assert ruler.fraction(event.dispatched_at, event.due_at, now) == pytest.approx(
+        calendar.elapsed_fraction(event.dispatched_at, event.due_at, now))
+
+
+def test_warning_yellow_red_notify_up_the_chain_once(clocked):
+    event, people = clocked
+    assert evaluate_clocks(local(2030, 6, 6, 9, 0)) == {}
+    assert evaluate_clocks(local(2030, 6, 6, 10, 0)) == {"warning": 1}
+    assert evaluate_clocks(local(2030, 6, 6, 10, 0)) == {}  # idempotent
+    event.refresh_from_db()
+    assert event.clock_level == "warning" and event.carded_at == local(2030, 6, 6, 10, 0)
+    ids = {name: user.pk for name, user in people.items()}
+    assert recipients(event, "warning") == {ids["chief"], ids["community"]}
+    assert evaluate_clocks(local(2030, 6, 7, 9, 0)) == {"overdue": 1}
+    assert recipients(event, "yellow_card") == {ids["chief"], ids["community"], ids["subdistrict"]}
+    assert evaluate_clocks(local(2030, 6, 11, 16, 0)) == {}
+    assert evaluate_clocks(local(2030, 6, 12, 9, 0)) == {"red": 1}
+    assert evaluate_clocks(local(2030, 6, 13, 9, 0)) == {}
+    assert recipients(event, "red_card") == {ids["chief"], ids["community"], ids["subdistrict"], ids["command"]}
+    assert Notification.objects.filter(event=event, kind__in=["warning", "yellow_card", "red_card"]).count() == 9
+    assert not Notification.objects.filter(recipient=people["elsewhere"]).exists()
+    rows = list(EventTimeline.objects.filter(event=event, actor__isnull=True).values_list("action", flat=True))
+    assert rows == ["clock_warning", "yellow_card", "red_card"]
+    assert Notification.objects.filter(event=event, kind="red_card").first().body.startswith("Category 0101")
+
+
+def test_level_never_lowers_and_jumps_straight_to_red(clocked):
+    event, people = clocked
+    assert evaluate_clocks(local(2030, 6, 12, 9, 0)) == {"red": 1}
+    assert evaluate_clocks(local(2030, 6, 3, 10, 0)) == {}
+    event.refresh_from_db()
+    assert event.clock_level == "red"
+    assert recipients(event, "red_card") == {people[name].pk for name in ("chief", "community", "subdistrict",
+                                                                           "command")}
+    assert not recipients(event, "warning")
+
+
+def test_closed_and_undispatched_events_are_ignored(clocked, cast):  # noqa: F811
+    event, _people = clocked
+    Event.objects.filter(pk=event.pk).update(state=EventState.CLOSED)
+    assert evaluate_clocks(local(2030, 6, 12, 9, 0)) == {}
+
+
+def test_periodic_task_runs_inline(clocked):
+    event, _people = clocked
+    assert jobs.evaluate_clocks(timestamp=0) == {}  # today is before the 2030 dispatch
+    Event.objects.filter(pk=event.pk).update(dispatched_at=local(2020, 6, 1, 9, 0), due_at=local(2020, 6, 3, 17, 30))
+    assert jobs.evaluate_clocks(timestamp=0) == {"red": 1}
