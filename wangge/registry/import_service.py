@@ -922,15 +922,20 @@ class PlaceImporter(BaseImporter):
                 record.save()
                 self.outcome.create += 1
             else:
-                changes = self._changes(existing, values)
-                if not changes:
-                    self.outcome.unchanged += 1
-                    continue
-                for key, value in changes.items():
-                    setattr(existing, key, value)
-                existing.district_code = existing.grid_code[:6]
-                existing.save()
-                self.outcome.update += 1
+                self._update(existing, values)
+
+    def _update(self, existing, values):
+        """Writes what changed, and nothing when nothing did: a re-imported file leaves rows (and the change log)
+        as they were."""
+        changes = self._changes(existing, values)
+        if not changes:
+            self.outcome.unchanged += 1
+            return
+        for key, value in changes.items():
+            setattr(existing, key, value)
+        existing.district_code = existing.grid_code[:6]
+        existing.save()
+        self.outcome.update += 1
 
     def before_create(self, record):
         pass
@@ -1150,15 +1155,7 @@ class OrganizationImporter(PlaceImporter):
                 record.save()
                 self.outcome.create += 1
                 continue
-            changes = self._changes(existing, values)
-            if not changes:
-                self.outcome.unchanged += 1
-                continue
-            for key, value in changes.items():
-                setattr(existing, key, value)
-            existing.district_code = existing.grid_code[:6]
-            existing.save()
-            self.outcome.update += 1
+            self._update(existing, values)
 
 
 PLACE_IMPORTERS = {"courtyards": CourtyardImporter, "buildings": BuildingImporter, "houses": HouseImporter,
