@@ -3,18 +3,9 @@ imports), which place them in grids and check scope; the admin cannot do either,
 
 from django.contrib import admin
 
+from wangge.core.admin import ReadOnlyAdmin
+
 from .models import Building, Courtyard, House, Household, Organization, PartyOrganization, Person, RevealAudit, TagType
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Courtyard)
