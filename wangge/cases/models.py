@@ -84,6 +84,10 @@ class Category(models.Model):
                                   help_text=_("e.g. stop within 4 working hours, demolish within 20 working days."))
     self_handling = models.BooleanField(_("self-handling allowed (自行处置)"), default=False)
     verification_required = models.BooleanField(_("verification required"), default=True)
+    skip_level_from = models.CharField(
+        _("skip-level report from (越级上报)"), max_length=10, blank=True, choices=Urgency.choices,
+        help_text=_("Events of this category at this urgency or above go straight to the district command centre, "
+                    "skipping the community and subdistrict. Empty: never."))
     active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -202,6 +206,23 @@ class Event(ScopedModel):
     extension_requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                                on_delete=models.PROTECT, related_name="+")
     extension_count = models.PositiveSmallIntegerField(_("approved extensions"), default=0)
+    return_count = models.PositiveSmallIntegerField(_("returns (回退)"), default=0)
+    holder_code = models.CharField(
+        _("held at"), max_length=15, editable=False, default="",
+        help_text=_("The area whose command centre holds the case: the grid's community, its subdistrict or the "
+                    "district (escalation, 越级上报). Only a dispatcher whose scope covers it may act."))
+    routed_department = models.ForeignKey(
+        "workforce.Department", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        verbose_name=_("routed to"), help_text=_("The department the ownership table names; dispatch uses it unless "
+                                                 "the command centre overrides it."))
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
+    handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
+    related_persons = models.ManyToManyField("registry.Person", blank=True, related_name="cases",
+                                             verbose_name=_("related persons"))
+    related_buildings = models.ManyToManyField("registry.Building", blank=True, related_name="cases",
+                                               verbose_name=_("related buildings"))
+    related_organizations = models.ManyToManyField("registry.Organization", blank=True, related_name="cases",
+                                                   verbose_name=_("related organizations"))
     created_at = models.DateTimeField(_("reported at"), auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -229,6 +250,8 @@ class EventTimeline(models.Model):
     from_state = models.CharField(_("from state"), max_length=10, blank=True)
     to_state = models.CharField(_("to state"), max_length=10)
     note = models.TextField(_("note"), blank=True)
+    location = gis_models.PointField(_("where"), srid=4326, null=True, blank=True,
+                                     help_text=_("Where the actor stood (the phone's GPS), if given."))
 
     class Meta:
         verbose_name = _("timeline entry")
@@ -237,6 +260,74 @@ class EventTimeline(models.Model):
 
     def __str__(self):
         return f"{self.event_id} {self.action}: {self.from_state} → {self.to_state}"
+
+
+def attachment_path(attachment, filename):
+    """Files are stored under a random name: the uploaded name (kept in `name`) may carry a person's name."""
+    import uuid
+
+    return f"events/{attachment.event_id}/{uuid.uuid4().hex}.{attachment.extension}"
+
+
+class EventAttachment(models.Model):
+    """A photo or document added to an event, with the action it came with. Served only through the events API, to
+    those who may see the event."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="attachments")
+    timeline = models.ForeignKey(EventTimeline, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="attachments")
+    file = models.FileField(_("file"), upload_to=attachment_path, max_length=200)
+    name = models.CharField(_("name"), max_length=200)
+    extension = models.CharField(max_length=5)
+    content_type = models.CharField(_("content type"), max_length=50)
+    size = models.PositiveIntegerField(_("size (bytes)"))
+    sha256 = models.CharField(max_length=64)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        ordering = ["uploaded_at", "id"]
+
+    def __str__(self):
+        return f"{self.event_id}: {self.name}"
+
+
+class RoutingRole(models.TextChoices):
+    OWNER = "owner", _("owner (属主)")
+    LOCALITY = "locality", _("locality (属地)")
+    EMERGENCY = "emergency", _("emergency responder (应急)")
+
+
+@track_changes()
+class RoutingRule(ScopedModel):
+    """One row of the ownership table: in `area_code` (any level; the most specific wins), events of `category` (a
+    subclass, or a whole class) belong to `department` as owner (属主) or locality (属地), or call it as an emergency
+    responder. Which of owner and locality comes first is the category's ownership rule."""
+
+    scope_field = "area_code"
+
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="routing_rules")
+    area_code = models.CharField(_("area"), max_length=15)
+    role = models.CharField(_("role"), max_length=10, choices=RoutingRole.choices)
+    department = models.ForeignKey("workforce.Department", on_delete=models.PROTECT, related_name="routing_rules")
+    active = models.BooleanField(_("active"), default=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
+        ordering = ["category__code", "area_code", "role"]
+        constraints = [models.UniqueConstraint(fields=["category", "area_code", "role", "department"],
+                                               name="routing_rule_unique")]
+
+    def __str__(self):
+        return f"{self.category.code} {self.area_code} {self.role}: {self.department_id}"
 
 
 class CaseSequence(models.Model):
@@ -261,6 +352,11 @@ class Notification(models.Model):
         YELLOW_CARD = "yellow_card", _("yellow card")
         RED_CARD = "red_card", _("red card")
         EXTENSION = "extension", _("extension")
+        ASSIGNED = "assigned", _("assigned to your department")
+        RETURNED = "returned", _("returned")
+        EMERGENCY = "emergency", _("emergency")
+        INSTRUCTION = "instruction", _("leader's instruction")
+        ESCALATED = "escalated", _("escalated")
         OTHER = "other", _("other")
 
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
