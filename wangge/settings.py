@@ -176,7 +176,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     # Several models have a `kind`: each choice set gets a name of its own in the schema.
-    "ENUM_NAME_OVERRIDES": {"AreaKindEnum": "wangge.geo.models.Area.Kind"},
+    "ENUM_NAME_OVERRIDES": {"AreaKindEnum": "wangge.geo.models.Area.Kind",
+                            "UrgencyEnum": "wangge.cases.models.Urgency"},
 }
 
 # The map's base layer. "none" needs no network at all; grids come from our own vector tiles.

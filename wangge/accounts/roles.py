@@ -24,6 +24,7 @@ REPORT_EVENT = "cases.report"  # report an event (上报); with a self-handling 
 DISPATCH_EVENT = "cases.dispatch"  # accept or void, dispatch, urge (指挥中心)
 HANDLE_EVENT = "cases.handle"  # sign for, handle, feed back, return (department handlers, as members of the department)
 VERIFY_EVENT = "cases.verify"  # verify or send back for rework, close, evaluate (监督中心)
+INSTRUCT_EVENT = "cases.instruct"  # write an instruction (领导批示) on an open event
 
 _REGISTRY_READ = [VIEW_PERSON, VIEW_PLACE]
 _REGISTRY_WRITE = [VIEW_PERSON, VIEW_PLACE, CHANGE_PERSON, CHANGE_PLACE]
@@ -32,7 +33,7 @@ DEFAULT_ROLES = {
     "admin": (gettext_noop("Administrator"),
               [VIEW_AREA, CHANGE_AREA, MANAGE_GENERATIONS, VIEW_HISTORY, MANAGE_USERS, VIEW_AGGREGATES,
                *_REGISTRY_WRITE, REVEAL_PII, VIEW_SENSITIVE, VIEW_WORKFORCE, MANAGE_WORKFORCE, MANAGE_CALENDAR,
-               VIEW_EVENT, REPORT_EVENT, DISPATCH_EVENT, HANDLE_EVENT, VERIFY_EVENT]),
+               VIEW_EVENT, REPORT_EVENT, DISPATCH_EVENT, HANDLE_EVENT, VERIFY_EVENT, INSTRUCT_EVENT]),
     "command": (gettext_noop("Command centre (dispatch)"),
                 [VIEW_AREA, VIEW_HISTORY, VIEW_AGGREGATES, *_REGISTRY_READ, VIEW_WORKFORCE, VIEW_EVENT,
                  REPORT_EVENT, DISPATCH_EVENT]),
@@ -50,7 +51,8 @@ DEFAULT_ROLES = {
                    [VIEW_AREA, VIEW_HISTORY, *_REGISTRY_WRITE, REVEAL_PII, VIEW_WORKFORCE, VIEW_EVENT, REPORT_EVENT]),
     "grid_worker": (gettext_noop("Grid worker"),
                     [VIEW_AREA, *_REGISTRY_WRITE, VIEW_WORKFORCE, VIEW_EVENT, REPORT_EVENT]),
-    "leader": (gettext_noop("Leader (aggregates only)"), [VIEW_AREA, VIEW_AGGREGATES]),
+    "leader": (gettext_noop("Leader (aggregates and events)"),
+               [VIEW_AREA, VIEW_AGGREGATES, VIEW_EVENT, INSTRUCT_EVENT]),
     "volunteer": (gettext_noop("Volunteer"), [VIEW_AREA]),
     "system": (gettext_noop("System (integration)"), [INGEST]),
 }

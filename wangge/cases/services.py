@@ -164,22 +164,70 @@ def next_case_number(district_code, day):
     return f"{district_code}-{day:%Y%m%d}-{sequence:05d}"
 
 
-@transaction.atomic
-def do_report_event(*, actor, location, description, category, address="", source="grid_worker",
-                    urgency="normal", emergency=False):
-    """Reports an event (上报): finds its grid from the location, checks the reporter's scope, numbers the case."""
-    from django.utils import timezone
+def holding_level(category, urgency, grid_code):
+    """The area whose command centre first holds a new case: the grid's community, or — skip-level report (越级上报)
+    by the category's rule, and always for emergencies — the district."""
+    from .models import Urgency
 
-    from wangge.accounts.roles import REPORT_EVENT
-    from wangge.core.scope import ensure_code_in_scope
-    from wangge.registry.placement import grid_code_at
+    rank = {Urgency.NORMAL: 0, Urgency.URGENT: 1, Urgency.EMERGENCY: 2}
+    if urgency == Urgency.EMERGENCY or (category.skip_level_from and
+                                       rank.get(urgency, 0) >= rank.get(category.skip_level_from, 3)):
+        return grid_code[:6]
+    return grid_code[:12]
+
+
+def _related(model, ids, actor, action, field):
+    """The registry records `ids` of `model`, each visible to `actor` for `action` — else a 400 naming the field
+    (an id outside one's scope answers like an unknown one)."""
+    if not ids:
+        return []
+    try:
+        wanted = {int(value) for value in ids}
+    except (TypeError, ValueError) as exc:
+        raise DomainError(_("Give record ids as whole numbers."), field=field) from exc
+    if len(wanted) > 50:
+        raise DomainError(_("At most 50 related records of a kind."), field=field)
+    found = list(model.objects.restrict(actor, action).filter(pk__in=wanted))
+    missing = wanted - {row.pk for row in found}
+    if missing:
+        raise DomainError(_("Unknown record: %(ids)s.") % {"ids": ", ".join(map(str, sorted(missing)))},
+                          field=field)
+    return found
+
+
+def _timeline_point(location):
     from wangge.registry.services import _point
 
+    if location in (None, "", {}):
+        return None
+    try:
+        return _point(location)
+    except DomainError as exc:
+        raise DomainError(exc.message, field="location") from exc
+
+
+@transaction.atomic
+def do_report_event(*, actor, location, description, category, address="", source="grid_worker",
+                    urgency="normal", emergency=False, photos=(), related_persons=(), related_buildings=(),
+                    related_organizations=()):
+    """Reports an event (上报): finds its grid from the location, checks the reporter's scope, numbers the case,
+    routes it by the ownership table and sets the level that holds it. An emergency skips the queue: it is accepted
+    and dispatched at once to the category's emergency responders, and the grid's chain hears of it."""
+    from django.utils import timezone
+
+    from wangge.accounts.roles import REPORT_EVENT, VIEW_PERSON, VIEW_PLACE
+    from wangge.core.scope import ensure_code_in_scope
+    from wangge.registry.models import Building, Organization, Person
+    from wangge.registry.placement import grid_code_at
+
+    from . import attachments, routing
     from .models import Event, EventSource, EventState, EventTimeline, Urgency
 
     if not actor.is_superuser and not scope_codes(actor, REPORT_EVENT):
         raise DomainError(_("Your role may not report events."), code="forbidden")
-    point = _point(location)
+    point = _timeline_point(location)
+    if point is None:
+        raise DomainError(_("Give the event's location."), field="location")
     grid_code = grid_code_at(point)
     if not grid_code:
         raise DomainError(_("This location lies outside every grid of the district."), field="location")
@@ -193,14 +241,78 @@ def do_report_event(*, actor, location, description, category, address="", sourc
         raise DomainError(_("Describe the event."), field="description")
     if emergency:
         urgency = Urgency.EMERGENCY
+    emergency = urgency == Urgency.EMERGENCY
+    persons = _related(Person, related_persons, actor, VIEW_PERSON, "related_persons")
+    buildings = _related(Building, related_buildings, actor, VIEW_PLACE, "related_buildings")
+    organizations = _related(Organization, related_organizations, actor, VIEW_PLACE, "related_organizations")
+    checked = attachments.check_photos(photos)
+
     district = grid_code[:6]
     event = Event.objects.create(
         case_number=next_case_number(district, timezone.localdate()), district_code=district, grid_code=grid_code,
         source=source, reporter=actor, location=point, address=address, description=description.strip(),
-        category=category, urgency=urgency, emergency=bool(emergency), state=EventState.REPORTED)
-    EventTimeline.objects.create(event=event, actor=actor, action="report", from_state="",
-                                 to_state=EventState.REPORTED, note="")
+        category=category, urgency=urgency, emergency=emergency, state=EventState.REPORTED,
+        holder_code=holding_level(category, urgency, grid_code),
+        routed_department=routing.route(category, grid_code, emergency=emergency))
+    entry = EventTimeline.objects.create(event=event, actor=actor, action="report", from_state="",
+                                         to_state=EventState.REPORTED, note="", location=point)
+    attachments.store_photos(event, checked, actor=actor, timeline=entry)
+    if persons:
+        event.related_persons.set(persons)
+    if buildings:
+        event.related_buildings.set(buildings)
+    if organizations:
+        event.related_organizations.set(organizations)
+    if emergency:
+        _emergency_dispatch(event)
     return event
+
+
+def _emergency_dispatch(event):
+    """应急问题处置: accepted and dispatched at once (by the system) to the routed emergency responders; the grid's
+    chain — grid chief, community, subdistrict, leaders, command centre — is notified now. Without a responder in
+    the ownership table the case waits, at the top of the district command centre's board."""
+    from django.utils import timezone
+
+    from . import calendar
+    from .chain import GRID_CHIEF, LEADER_POSTS, chain_users
+    from .models import EventState, EventTimeline, Notification
+    from .notifications import notify
+
+    now = timezone.now()
+    department = event.routed_department
+    chain = chain_users([event.grid_code], [GRID_CHIEF, LEADER_POSTS, "community_staff", "subdistrict_staff",
+                                            "command", "leader"])[event.grid_code]
+    title = _("%(case)s: emergency reported (%(category)s)") % {
+        "case": event.case_number, "category": event.category.name}
+    if department is not None:
+        event.accepted_at = event.dispatched_at = now
+        event.department = department
+        amount, unit = event.category.limit_for(event.urgency)
+        event.due_at = calendar.add_working_time(now, amount, unit)
+        event.state = EventState.DISPATCHED
+        event.version += 1
+        event.save()
+        note = _("Emergency: accepted and dispatched at once to %(department)s.") % {"department": department.name}
+        EventTimeline.objects.bulk_create([
+            EventTimeline(event=event, action="accept", from_state=EventState.REPORTED,
+                          to_state=EventState.ACCEPTED, note=note),
+            EventTimeline(event=event, action="dispatch", from_state=EventState.ACCEPTED,
+                          to_state=EventState.DISPATCHED, note=note)])
+        notify(_department_users(department), Notification.Kind.EMERGENCY, event, title)
+    notify(chain, Notification.Kind.EMERGENCY, event, title)
+
+
+def _department_users(department):
+    """The active members of `department` (ids)."""
+    from django.utils import timezone
+
+    from wangge.workforce.models import DepartmentMembership
+
+    if department is None:
+        return []
+    return list(DepartmentMembership.objects.active_on(timezone.localdate()).filter(department=department)
+                .values_list("user_id", flat=True))
 
 
 def _is_member(user, department):
@@ -253,6 +365,21 @@ def _extension_due(event, now, new_due, amount, unit):
     return moment
 
 
+def holder_code(event):
+    """The area whose command centre holds the case (events from before holding levels: the grid's community)."""
+    return event.holder_code or event.grid_code[:12]
+
+
+def _holds(event, codes):
+    """Whether scope `codes` (a list, or EVERYWHERE) covers the level holding the case."""
+    from wangge.core.scope import EVERYWHERE
+
+    if codes is EVERYWHERE:
+        return True
+    held = holder_code(event)
+    return any(held.startswith(code) for code in codes)
+
+
 def _check_actor(event, transition, actor):
     """403 with the reason when `actor` may not perform `transition` on `event`; 404 outside their scope."""
     from django.http import Http404
@@ -273,6 +400,10 @@ def _check_actor(event, transition, actor):
         return
     if not code_in_scope(event.grid_code, codes):
         raise Http404
+    if transition.who == workflow.COMMAND and not _holds(event, codes):
+        raise DomainError(_("The case is held by the command centre of %(area)s; only it (or one above) may "
+                            "%(action)s it.") % {"area": holder_code(event), "action": transition.action},
+                          code="forbidden")
     if transition.who == workflow.SUPERVISION and event.handler_id and event.handler_id == actor.pk:
         raise DomainError(_("The verifier must not be the handler of the event."), code="forbidden")
     if transition.action == "self_close":
@@ -284,17 +415,18 @@ def _check_actor(event, transition, actor):
 
 @transaction.atomic
 def do_act(event, action, *, actor, version, note="", department=None, satisfaction=None, new_due=None,
-           amount=None, unit=None):
+           amount=None, unit=None, location=None, photos=()):
     """The one place an event changes state. Locks the row, checks the version (409 if stale), the state (400),
-    the actor (403, or 404 outside their scope), applies the action and writes a timeline row.
+    the actor (403, or 404 outside their scope), applies the action and writes a timeline row (with where the actor
+    stood and their photos, if given).
 
-    request_extension takes either `new_due` (an aware datetime) or `amount` + `unit` (working hours or days added
-    to the current due moment)."""
+    dispatch takes the routed department unless `department` overrides it. request_extension takes either `new_due`
+    (an aware datetime) or `amount` + `unit` (working hours or days added to the current due moment)."""
     from django.utils import timezone
 
     from wangge.workforce.models import Department, DepartmentKind
 
-    from . import calendar, workflow
+    from . import attachments, calendar, workflow
     from .clocks import clock_level_of
     from .models import ClockLevel, Event, EventTimeline, Notification, Urgency
     from .notifications import notify
@@ -314,17 +446,33 @@ def do_act(event, action, *, actor, version, note="", department=None, satisfact
     note = str(note or "").strip()
     if transition.needs_note and not note:
         raise DomainError(_("Give a reason to %(action)s.") % {"action": action}, field="note")
+    point = _timeline_point(location)
+    checked = attachments.check_photos(photos)
 
     now = timezone.now()
     before = event.state
-    if action == "dispatch":
-        target = department if isinstance(department, Department) else (
-            Department.objects.filter(pk=department).first() if str(department or "").isdigit() else None)
+    if action == "accept":
+        event.accepted_at = now
+    elif action == "dispatch":
+        if department in (None, ""):
+            target = event.routed_department
+            if target is None:
+                raise DomainError(_("The ownership table names no department for this case: choose one."),
+                                  field="department")
+        else:
+            target = department if isinstance(department, Department) else (
+                Department.objects.filter(pk=department).first() if str(department).isdigit() else None)
         if target is None or target.kind != DepartmentKind.FUNCTIONAL or target.closed_on is not None:
             raise DomainError(_("Choose an open functional department to dispatch to."), field="department")
         if not event.grid_code.startswith(target.area_code):
             raise DomainError(_("The department does not serve the event's area."), field="department")
+        if event.routed_department_id and target.pk != event.routed_department_id:
+            override = _("Routed to %(routed)s; dispatched to %(chosen)s instead.") % {
+                "routed": event.routed_department.name, "chosen": target.name}
+            note = f"{override} {note}".strip()
         event.department = target
+        notify(_department_users(target), Notification.Kind.ASSIGNED, event,
+               _("%(case)s: assigned to %(department)s") % {"case": event.case_number, "department": target.name})
         event.dispatcher = actor
         event.dispatched_at = now
         amount, unit = event.category.limit_for(event.urgency)
@@ -360,8 +508,25 @@ def do_act(event, action, *, actor, version, note="", department=None, satisfact
                                 "what": _("approved") if action == "approve_extension" else _("rejected")})
     elif action == "return":
         event.department = None
+        event.return_count += 1
+        notify([event.dispatcher_id], Notification.Kind.RETURNED, event,
+               _("%(case)s: returned by the department") % {"case": event.case_number}, note)
     elif action == "handle":
         event.handler = actor
+        event.handled_at = now
+    elif action == "escalate":
+        held = holder_code(event)
+        if len(held) <= 6:
+            raise DomainError(_("The case is already held by the district command centre."), field="action",
+                              code="invalid_transition")
+        event.holder_code = held[:{12: 9, 9: 6}.get(len(held), 6)]
+        note = _("%(note)s (to %(area)s)") % {"note": note, "area": event.holder_code}
+        notify(_command_users(event.holder_code), Notification.Kind.ESCALATED, event,
+               _("%(case)s: escalated to your command centre") % {"case": event.case_number}, note)
+    elif action == "instruct":
+        notify([event.dispatcher_id, event.handler_id, *_department_users(event.department)],
+               Notification.Kind.INSTRUCTION, event,
+               _("%(case)s: leader's instruction") % {"case": event.case_number}, note)
     elif action == "verify":
         event.verifier = actor
     elif action == "rework":
@@ -371,7 +536,7 @@ def do_act(event, action, *, actor, version, note="", department=None, satisfact
         event.closed_at = now
     elif action == "self_close":
         event.handler = actor
-        event.closed_at = now
+        event.handled_at = event.closed_at = now
     elif action == "evaluate":
         if satisfaction is None or not str(satisfaction).isdigit() or not 1 <= int(satisfaction) <= 5:
             raise DomainError(_("Satisfaction is a whole number from 1 to 5."), field="satisfaction")
@@ -387,6 +552,88 @@ def do_act(event, action, *, actor, version, note="", department=None, satisfact
         event.state = transition.target
     event.version += 1
     event.save()
-    EventTimeline.objects.create(event=event, actor=actor, action=action, from_state=before,
-                                 to_state=event.state, note=note)
+    entry = EventTimeline.objects.create(event=event, actor=actor, action=action, from_state=before,
+                                         to_state=event.state, note=note, location=point)
+    attachments.store_photos(event, checked, actor=actor, timeline=entry)
     return event
+
+
+def _command_users(area_code):
+    """Users holding the command role assigned exactly at `area_code` (that level's command centre)."""
+    from wangge.accounts.models import AreaAssignment
+
+    return list(AreaAssignment.objects.filter(area_code=area_code, role__slug="command", user__is_active=True)
+                .values_list("user_id", flat=True))
+
+
+def available_actions(event, user):
+    """The actions `user` may perform on `event` now — the same checks as do_act, without acting (for the pages
+    and the API's `actions`)."""
+    from django.http import Http404
+
+    from . import workflow
+    from .models import Urgency
+
+    allowed = []
+    for transition in workflow.TRANSITIONS.values():
+        if event.state not in transition.sources:
+            continue
+        action = transition.action
+        pending = event.extension_due_at is not None
+        if (action == "request_extension" and pending) or (
+                action in ("approve_extension", "reject_extension") and not pending):
+            continue
+        if action == "escalate" and len(holder_code(event)) <= 6:
+            continue
+        if action == "urge" and event.urgency == Urgency.EMERGENCY:
+            continue
+        try:
+            _check_actor(event, transition, user)
+        except (DomainError, Http404):
+            continue
+        allowed.append(action)
+    return allowed
+
+
+def tasks_for(user, queryset):
+    """The events of `queryset` that `user` can act on now: cases waiting for their command centre, their
+    department, their supervision centre, or (self-handling) themselves — a filter, checked again by do_act."""
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from wangge.accounts.roles import DISPATCH_EVENT, HANDLE_EVENT, REPORT_EVENT, VERIFY_EVENT
+    from wangge.core.scope import EVERYWHERE
+
+    from .models import Event, EventState
+
+    def in_scope(action):
+        codes = scope_codes(user, action)
+        if codes is EVERYWHERE:
+            return Q()
+        if not codes:
+            return None
+        return Event.scope_q(codes, action)
+
+    wanted = Q(pk__in=[])
+    command = in_scope(DISPATCH_EVENT)
+    if command is not None:
+        codes = scope_codes(user, DISPATCH_EVENT)
+        held = Q() if codes is EVERYWHERE else Q(pk__in=[])
+        if codes is not EVERYWHERE:
+            for code in codes:  # the holding level lies inside the user's area
+                held |= Q(holder_code__startswith=code)
+                held |= Q(holder_code="", grid_code__startswith=code) if len(code) <= 12 else Q(pk__in=[])
+        wanted |= command & held & (Q(state__in=[EventState.REPORTED, EventState.ACCEPTED])
+                                    | Q(extension_due_at__isnull=False))
+    if in_scope(HANDLE_EVENT) is not None:
+        today = timezone.localdate()
+        member = (Q(department__memberships__user=user, department__memberships__active_from__lte=today)
+                  & (Q(department__memberships__active_to__isnull=True)
+                     | Q(department__memberships__active_to__gt=today)))
+        wanted |= member & Q(state__in=[EventState.DISPATCHED, EventState.SIGNED, EventState.HANDLED])
+    supervision = in_scope(VERIFY_EVENT)
+    if supervision is not None:
+        wanted |= supervision & Q(state__in=[EventState.FED_BACK, EventState.VERIFIED]) & ~Q(handler=user)
+    if in_scope(REPORT_EVENT) is not None:
+        wanted |= Q(reporter=user, state=EventState.REPORTED, category__self_handling=True)
+    return queryset.filter(pk__in=Event.objects.filter(wanted).values("pk"))

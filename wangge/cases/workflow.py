@@ -9,24 +9,31 @@
                                                                 │
                                                                 └──evaluate──▶ evaluated
 
+`escalate` (上报上级) changes no state either: it hands a case not yet dispatched from its holding level's command
+centre to the one above (community → subdistrict → district); a category may send its urgent or emergency reports
+straight to the district (越级上报, Category.skip_level_from). `instruct` (领导批示) records a leader's instruction on
+any open case and tells the dispatcher and the department.
+
 `urge` (加急) changes no state: it raises the urgency of any open event. Extensions (延期) change no state either:
 the handler's department asks (request_extension, with a reason and a new due moment), the command centre approves
 (the due moment moves) or rejects (with a reason). Who may is one of:
 
 - REPORTER: cases.report in the event's grid (and, for self_close, the reporter themself);
-- COMMAND: cases.dispatch in the event's grid (指挥中心);
+- COMMAND: cases.dispatch in the event's grid (指挥中心), whose scope also covers the level holding the case;
 - DEPARTMENT: cases.handle and an active membership of the event's assigned department;
-- SUPERVISION: cases.verify in the event's grid (监督中心) — never the event's handler.
+- SUPERVISION: cases.verify in the event's grid (监督中心) — never the event's handler;
+- LEADER: cases.instruct in the event's grid (领导).
 """
 
 from dataclasses import dataclass
 
-from wangge.accounts.roles import DISPATCH_EVENT, HANDLE_EVENT, REPORT_EVENT, VERIFY_EVENT
+from wangge.accounts.roles import DISPATCH_EVENT, HANDLE_EVENT, INSTRUCT_EVENT, REPORT_EVENT, VERIFY_EVENT
 
 from .models import EventState as S
 
-REPORTER, COMMAND, DEPARTMENT, SUPERVISION = "reporter", "command", "department", "supervision"
-PERMISSION = {REPORTER: REPORT_EVENT, COMMAND: DISPATCH_EVENT, DEPARTMENT: HANDLE_EVENT, SUPERVISION: VERIFY_EVENT}
+REPORTER, COMMAND, DEPARTMENT, SUPERVISION, LEADER = "reporter", "command", "department", "supervision", "leader"
+PERMISSION = {REPORTER: REPORT_EVENT, COMMAND: DISPATCH_EVENT, DEPARTMENT: HANDLE_EVENT, SUPERVISION: VERIFY_EVENT,
+              LEADER: INSTRUCT_EVENT}
 OPEN_STATES = (S.REPORTED, S.ACCEPTED, S.DISPATCHED, S.SIGNED, S.HANDLED, S.FED_BACK, S.VERIFIED)
 CLOCK_STATES = (S.DISPATCHED, S.SIGNED, S.HANDLED, S.FED_BACK)  # the time limit runs (clocks.evaluate_clocks)
 EXTENSION_REQUEST_STATES = (S.DISPATCHED, S.SIGNED)
@@ -49,6 +56,8 @@ TRANSITIONS = {t.action: t for t in [
     Transition("void", (S.REPORTED,), S.VOIDED, COMMAND, "作废", needs_note=True),
     Transition("dispatch", (S.ACCEPTED,), S.DISPATCHED, COMMAND, "派遣"),
     Transition("urge", OPEN_STATES, None, COMMAND, "加急", in_diagram=False),
+    Transition("escalate", (S.REPORTED, S.ACCEPTED), None, COMMAND, "上报上级", needs_note=True, in_diagram=False),
+    Transition("instruct", OPEN_STATES, None, LEADER, "领导批示", needs_note=True, in_diagram=False),
     Transition("sign", (S.DISPATCHED,), S.SIGNED, DEPARTMENT, "签收"),
     Transition("return", (S.DISPATCHED, S.SIGNED), S.ACCEPTED, DEPARTMENT, "回退", needs_note=True),
     Transition("handle", (S.SIGNED,), S.HANDLED, DEPARTMENT, "处置"),

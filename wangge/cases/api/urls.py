@@ -2,11 +2,13 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from . import views
+from .categories import CategoryViewSet
 from .events import EventViewSet
 from .notifications import NotificationViewSet
 
 router = SimpleRouter()
 router.register("events", EventViewSet, basename="event")
+router.register("categories", CategoryViewSet, basename="category")
 router.register("notifications", NotificationViewSet, basename="notification")
 
 urlpatterns = [
