@@ -205,3 +205,19 @@ def test_leader_instruction(cast):
     assert err.value.status_code == 403
     with pytest.raises(Http404):  # a leader of another subdistrict does not see it
         act(event, "instruct", make_user("leader", "370103001"), note="x")
+
+
+def test_demo_ownership_table_routes_every_subclass(district):
+    from wangge.cases import demo_routing
+
+    for code in ("CGJ", "GS", "XFJY"):
+        Department.objects.create(name=code, code=code, area_code="370103")
+    make_user("department", "370103", username=demo_routing.DEMO_HANDLER)
+    first = demo_routing.load()
+    assert first["rules"] > 0 and first["memberships"] == 2
+    assert demo_routing.load() == {"offices": 0, "rules": 0, "memberships": 0}  # idempotent
+    grid = Area.objects.filter(generation__state="active", level="grid", code__startswith=SUBDISTRICT_A).first()
+    office = Department.objects.get(code=demo_routing.office_code(SUBDISTRICT_A))
+    assert routing.route(subclass("event", "0101"), grid.code) == office  # 事件: locality first
+    assert routing.route(subclass("part", "0101"), grid.code).code == "GS"  # 部件: owner first
+    assert routing.route(subclass("event", "0502"), grid.code, emergency=True).code == "XFJY"
