@@ -52,6 +52,17 @@ def test_the_2025_notice_is_seeded():
         date(2025, 1, 26), date(2025, 2, 8), date(2025, 4, 27), date(2025, 9, 28), date(2025, 10, 11)]
 
 
+def test_the_2026_notice_is_seeded():
+    days = dict(CalendarDay.objects.filter(year=2026).values_list("date", "kind"))
+    assert sum(kind == "holiday" for kind in days.values()) == 33
+    assert sorted(day for day, kind in days.items() if kind == "makeup_workday") == [
+        date(2026, 1, 4), date(2026, 2, 14), date(2026, 2, 28), date(2026, 5, 9), date(2026, 9, 20),
+        date(2026, 10, 10)]
+    # 春节 2026: Saturday 02-14 is worked, 02-15 to 02-23 are off; 5 working days from Friday 02-13 end on 02-27
+    assert add_working_time(datetime(2026, 2, 13, 10, tzinfo=ZoneInfo("Asia/Shanghai")), 5, calendar.DAYS) == (
+        datetime(2026, 2, 27, 17, 30, tzinfo=ZoneInfo("Asia/Shanghai")))
+
+
 def test_holidays_make_up_days_and_weekends():
     assert not is_working_day(date(2025, 1, 28))  # 春节, a Tuesday
     assert not is_working_day(date(2025, 10, 8))  # 国庆节, a Wednesday
