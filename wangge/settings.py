@@ -7,10 +7,12 @@ Environment variables:
   WANGGE_ALLOWED_HOSTS comma-separated; default: localhost names
   WANGGE_BASEMAP       none | osm | tianditu  (default none: works with no internet)
   WANGGE_TIANDITU_KEY  the Tianditu key (tk) when WANGGE_BASEMAP=tianditu
+  WANGGE_OUTBOX_CHANNELS  JSON: the outbound notification channels (default: capture only; docs/notifications.md)
   WANGGE_CACHE_URL     redis://… for a cache shared by several machines (needs `pip install redis`);
                        default: a file cache under var/, shared by the processes of this machine
 """
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -69,6 +71,7 @@ INSTALLED_APPS = [
     "wangge.registry",
     "wangge.workforce",
     "wangge.cases",
+    "wangge.outbox",
 ]
 
 MIDDLEWARE = [
@@ -175,9 +178,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
-    # Several models have a `kind`: each choice set gets a name of its own in the schema.
+    # Several models have a `kind` (or a `status`): each choice set gets a name of its own in the schema.
     "ENUM_NAME_OVERRIDES": {"AreaKindEnum": "wangge.geo.models.Area.Kind",
-                            "UrgencyEnum": "wangge.cases.models.Urgency"},
+                            "UrgencyEnum": "wangge.cases.models.Urgency",
+                            "StatusEnum": "wangge.registry.models.PersonStatus",
+                            "OutboxStatusEnum": "wangge.outbox.models.OutboxMessage.Status"},
 }
 
 # The map's base layer. "none" needs no network at all; grids come from our own vector tiles.
@@ -199,6 +204,13 @@ WANGGE_IMPORT_MAX_BYTES = int(os.environ.get("WANGGE_IMPORT_MAX_BYTES", str(200 
 # Debian 12 ships GDAL 3.6, which cannot block file and network access from spatial references. Our importer
 # only opens uploaded files through GDAL and the machine is offline by design; see docs/import-export.md.
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
+
+# Outbound notifications (docs/notifications.md): {name: {"class": dotted path, option: value, …}}, as JSON in
+# WANGGE_OUTBOX_CHANNELS. The default sends nothing off the machine: the capture channel records each message in the
+# database. Secrets are named by "*_env" options (the variable holding them), never written here.
+OUTBOX_CHANNELS = json.loads(os.environ["WANGGE_OUTBOX_CHANNELS"]) if os.environ.get("WANGGE_OUTBOX_CHANNELS") else {
+    "capture": {"class": "wangge.outbox.channels.CaptureChannel"},
+}
 
 # Background jobs (procrastinate, in the same PostgreSQL): each app's jobs live in its jobs.py.
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "jobs"

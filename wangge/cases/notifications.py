@@ -9,19 +9,24 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from wangge.core.errors import DomainError
+from wangge.outbox import services as outbox
 
 from .models import Notification
 
 
 def notify(users, kind, event, title, body=""):
-    """One Notification per distinct active user in `users` (users or ids); returns the rows written."""
+    """One Notification per distinct active user in `users` (users or ids); returns the rows written. Their outbound
+    messages (SMS, IM, …: wangge/outbox) are queued in the same transaction."""
     ids = {getattr(user, "pk", user) for user in users if user is not None}
     ids.discard(None)
     if not ids:
         return []
     rows = [Notification(recipient_id=user_id, event=event, kind=kind, title=title[:200], body=body)
             for user_id in sorted(ids)]
-    return Notification.objects.bulk_create(rows, batch_size=1000)
+    with transaction.atomic():  # the outbox messages commit with their notifications, or neither does
+        rows = Notification.objects.bulk_create(rows, batch_size=1000)
+        outbox.enqueue(rows)
+    return rows
 
 
 def inbox(user):
