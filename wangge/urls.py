@@ -28,6 +28,7 @@ urlpatterns = [
     path("registry/import/", include("wangge.registry.import_urls")),
     path("", include("wangge.core.urls")),
     path("registry/", include("wangge.registry.urls")),
+    path("cases/", include("wangge.cases.urls")),
     path("", include("wangge.geo.urls")),
     path("", include("wangge.registry.coverage_urls")),
 ]
