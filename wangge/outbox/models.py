@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from wangge.core import pii
 from wangge.core.changelog import track_changes
@@ -30,7 +31,7 @@ class OutboundAddress(models.Model):
     channel = models.CharField(_("channel"), max_length=32)
     address_enc = models.TextField(editable=False)
     address_masked = models.CharField(_("address"), max_length=64, editable=False)
-    active = models.BooleanField(_("active"), default=True)
+    active = models.BooleanField(pgettext_lazy("outbound address", "active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

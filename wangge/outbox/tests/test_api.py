@@ -158,3 +158,17 @@ def test_services_refuse_someone_elses_address(configured):
         services.do_update_address(address, actor=other, active=False)
     with pytest.raises(Http404):
         services.do_remove_address(address, actor=other)
+
+
+def test_address_errors_in_the_default_language(client, configured, settings):
+    from django.utils import translation
+    from django.utils.translation import gettext
+
+    settings.LANGUAGE_CODE = "zh-hans"
+    client.force_login(make_user("grid_worker"))
+    response = client.post(ADDRESSES, {"channel": "sms", "address": "12345"}, content_type="application/json",
+                           HTTP_ACCEPT_LANGUAGE="zh-hans")
+    with translation.override("zh-hans"):
+        expected = gettext("Not a mobile number: 11 digits, starting with 1.")
+    assert expected.startswith("不是手机号码")  # the catalogue is compiled and has the entry
+    assert response.status_code == 400 and response.json()["error"]["fields"]["address"] == [expected]
