@@ -148,7 +148,8 @@ def evaluate_clocks(now=None):
     now = now or timezone.now()
     ruler = Ruler()
     now_seconds = ruler.seconds(now)
-    rows = (Event.objects.filter(state__in=workflow.CLOCK_STATES, due_at__isnull=False, dispatched_at__isnull=False)
+    rows = (Event.objects.filter(state__in=workflow.CLOCK_STATES, due_at__isnull=False, dispatched_at__isnull=False,
+                                 paused_at__isnull=True)
             .exclude(clock_level=ClockLevel.RED)
             .values_list("id", "dispatched_at", "due_at", "clock_level", "category__red_factor").iterator(5000))
     risen = {}
@@ -163,8 +164,9 @@ def evaluate_clocks(now=None):
         # Re-read the risen rows under lock (skipping those someone is acting on: the next run sees them) and keep
         # those still open, on the same due moment and still below the new level.
         locked = (Event.objects.select_for_update(skip_locked=True, of=("self",))
-                  .filter(pk__in=list(risen)).values_list("id", "state", "due_at", "clock_level", "grid_code",
-                                                          "case_number", "category__code", "category__name"))
+                  .filter(pk__in=list(risen), paused_at__isnull=True)
+                  .values_list("id", "state", "due_at", "clock_level", "grid_code", "case_number", "category__code",
+                               "category__name"))
         by_level, timeline, changes = defaultdict(list), [], []
         for event_id, state, due, level, grid, case_number, code, name in locked:
             new, seen_due = risen[event_id]

@@ -207,6 +207,9 @@ class Event(ScopedModel):
                                                on_delete=models.PROTECT, related_name="+")
     extension_count = models.PositiveSmallIntegerField(_("approved extensions"), default=0)
     return_count = models.PositiveSmallIntegerField(_("returns (回退)"), default=0)
+    paused_at = models.DateTimeField(_("waiting for the citizen since"), null=True, blank=True, help_text=_(
+        "The clock stops while the case waits for the citizen; on resuming, the due moment moves on by the "
+        "working time paused."))
     holder_code = models.CharField(
         _("held at"), max_length=15, editable=False, default="",
         help_text=_("The area whose command centre holds the case: the grid's community, its subdistrict or the "

@@ -443,6 +443,10 @@ def do_act(event, action, *, actor, version, note="", department=None, satisfact
         raise DomainError(_("Cannot %(action)s an event that is %(state)s.") % {
             "action": action, "state": event.get_state_display()}, field="action", code="invalid_transition")
     _check_actor(event, transition, actor)
+    if (event.paused_at is None) == (action == "resume") or (
+            event.paused_at is not None and action not in workflow.WHILE_PAUSED):
+        raise DomainError(_("The case waits for the citizen: resume its clock first.") if event.paused_at else
+                          _("The clock is not paused."), field="action", code="invalid_transition")
     note = str(note or "").strip()
     if transition.needs_note and not note:
         raise DomainError(_("Give a reason to %(action)s.") % {"action": action}, field="note")
@@ -523,6 +527,16 @@ def do_act(event, action, *, actor, version, note="", department=None, satisfact
         note = _("%(note)s (to %(area)s)") % {"note": note, "area": event.holder_code}
         notify(_command_users(event.holder_code), Notification.Kind.ESCALATED, event,
                _("%(case)s: escalated to your command centre") % {"case": event.case_number}, note)
+    elif action == "wait_citizen":
+        event.paused_at = now
+    elif action == "resume":
+        paused = calendar.working_timedelta(event.paused_at, now)
+        if event.due_at is not None and paused.total_seconds() > 0:
+            event.due_at = calendar.add_working_time(event.due_at, paused, calendar.HOURS)
+        moved = _("Paused for %(hours)s working hours; due moved on by as much.") % {
+            "hours": f"{paused.total_seconds() / 3600:.1f}"}
+        note = f"{note} ({moved})" if note else moved
+        event.paused_at = None
     elif action == "instruct":
         notify([event.dispatcher_id, event.handler_id, *_department_users(event.department)],
                Notification.Kind.INSTRUCTION, event,
@@ -586,6 +600,9 @@ def available_actions(event, user):
         if action == "escalate" and len(holder_code(event)) <= 6:
             continue
         if action == "urge" and event.urgency == Urgency.EMERGENCY:
+            continue
+        if (event.paused_at is None and action == "resume") or (
+                event.paused_at is not None and action not in workflow.WHILE_PAUSED):
             continue
         try:
             _check_actor(event, transition, user)

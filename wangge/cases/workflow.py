@@ -14,6 +14,10 @@ centre to the one above (community → subdistrict → district); a category may
 straight to the district (越级上报, Category.skip_level_from). `instruct` (领导批示) records a leader's instruction on
 any open case and tells the dispatcher and the department.
 
+`wait_citizen` (等待群众, the department, with a reason) stops the clock while the case waits for the citizen (an
+appointment, a document); `resume` starts it again and moves the due moment on by the working time paused. While it
+waits, only resume, instruct and urge are possible.
+
 `urge` (加急) changes no state: it raises the urgency of any open event. Extensions (延期) change no state either:
 the handler's department asks (request_extension, with a reason and a new due moment), the command centre approves
 (the due moment moves) or rejects (with a reason). Who may is one of:
@@ -37,6 +41,8 @@ PERMISSION = {REPORTER: REPORT_EVENT, COMMAND: DISPATCH_EVENT, DEPARTMENT: HANDL
 OPEN_STATES = (S.REPORTED, S.ACCEPTED, S.DISPATCHED, S.SIGNED, S.HANDLED, S.FED_BACK, S.VERIFIED)
 CLOCK_STATES = (S.DISPATCHED, S.SIGNED, S.HANDLED, S.FED_BACK)  # the time limit runs (clocks.evaluate_clocks)
 EXTENSION_REQUEST_STATES = (S.DISPATCHED, S.SIGNED)
+PAUSE_STATES = (S.DISPATCHED, S.SIGNED, S.HANDLED)
+WHILE_PAUSED = ("resume", "instruct", "urge")  # the only actions on a case waiting for the citizen
 EXTENSION_DECISION_STATES = CLOCK_STATES
 
 
@@ -68,6 +74,8 @@ TRANSITIONS = {t.action: t for t in [
     Transition("evaluate", (S.CLOSED,), S.EVALUATED, SUPERVISION, "评价"),
     Transition("self_close", (S.REPORTED,), S.CLOSED, REPORTER, "自行处置"),
     Transition("request_extension", EXTENSION_REQUEST_STATES, None, DEPARTMENT, "申请延期", needs_note=True),
+    Transition("wait_citizen", PAUSE_STATES, None, DEPARTMENT, "等待群众", needs_note=True, in_diagram=False),
+    Transition("resume", PAUSE_STATES, None, DEPARTMENT, "恢复计时", in_diagram=False),
     Transition("approve_extension", EXTENSION_DECISION_STATES, None, COMMAND, "批准延期"),
     Transition("reject_extension", EXTENSION_DECISION_STATES, None, COMMAND, "驳回延期", needs_note=True),
 ]}

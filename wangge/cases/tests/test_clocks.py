@@ -108,3 +108,34 @@ def test_periodic_task_runs_inline(clocked):
     assert jobs.evaluate_clocks(timestamp=0) == {}  # today is before the 2030 dispatch
     Event.objects.filter(pk=event.pk).update(dispatched_at=local(2020, 6, 1, 9, 0), due_at=local(2020, 6, 3, 17, 30))
     assert jobs.evaluate_clocks(timestamp=0) == {"red": 1}
+
+
+def test_waiting_for_the_citizen_stops_the_clock(clocked):
+    from unittest import mock
+
+    from wangge.cases.services import do_act
+    from wangge.core.errors import DomainError
+
+    event, _people = clocked
+    handler = event.department.memberships.first().user
+
+    def act_at(moment, action, **kwargs):
+        event.refresh_from_db()
+        with mock.patch("django.utils.timezone.now", return_value=moment):
+            return do_act(event, action, actor=handler, version=event.version, **kwargs)
+
+    due = event.due_at  # 2030-06-06 17:30, two working days after Monday 09:00 (Tuesday is a holiday)
+    event = act_at(local(2030, 6, 3, 10, 0), "wait_citizen", note="约定周四上门")
+    assert event.paused_at == local(2030, 6, 3, 10, 0)
+    with pytest.raises(DomainError) as err:  # nothing but resume (and instruct, urge) while it waits
+        act_at(local(2030, 6, 3, 11, 0), "handle")
+    assert err.value.code == "invalid_transition"
+    assert evaluate_clocks(now=local(2030, 6, 20, 9, 0)) == {}  # paused: no card however late
+    event = act_at(local(2030, 6, 6, 10, 0), "resume")  # Thursday 10:00
+    paused = calendar.working_timedelta(local(2030, 6, 3, 10, 0), local(2030, 6, 6, 10, 0))
+    assert paused == 2 * calendar.working_day_length()  # Monday 10:00–17:30, Wednesday, Thursday 09:00–10:00
+    assert event.paused_at is None and event.due_at == calendar.add_working_time(due, paused, calendar.HOURS)
+    assert "Paused for" in event.timeline.last().note
+    assert evaluate_clocks(now=local(2030, 6, 7, 9, 0)) == {}  # not yet overdue: the due moment moved
+    with pytest.raises(DomainError):
+        act_at(local(2030, 6, 7, 9, 0), "resume")
