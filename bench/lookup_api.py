@@ -1,8 +1,9 @@
 """Benchmark: the single-point lookup API under 8 concurrent clients, against a production server, vs bare PostGIS.
 
-- Starts gunicorn (`wangge.wsgi:application`) on a free 127.0.0.1 port with 2 sync workers: the machine has 2 cores,
-  each worker is one process with no GIL contention, and more workers than cores only add context switches
-  (PostgreSQL and the client threads share the same cores). It is always stopped at the end.
+- Starts gunicorn (`wangge.wsgi:application`, bench/server.py) on a free 127.0.0.1 port with 2 gthread workers × 4
+  threads, as scripts/serve.sh does: the machine has 2 cores, more worker processes than cores only add context
+  switches (PostgreSQL and the client threads share the same cores), and the threads keep clients' connections
+  alive. It is always stopped at the end.
 - Logs in as the demo admin by creating a session row (what the login view does after checking the password) and
   sends its cookie; 8 client threads fire GET /api/v1/geo/lookup at random points in the district for a bounded
   count and time, over loopback only.
@@ -13,10 +14,7 @@ Targets (issue 2, "Speed"): median ≤ 5 ms and p99 ≤ 20 ms.
 
 import http.client
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -24,19 +22,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wangge.settings")
 
 import django  # noqa: E402
 
 django.setup()
 
-from importlib import import_module  # noqa: E402
-
 import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY  # noqa: E402
 from django.db import connection  # noqa: E402
+from server import Gunicorn, login_session  # noqa: E402
 
 from wangge.accounts.models import User  # noqa: E402
 from wangge.geo.models import Area, Generation  # noqa: E402
@@ -62,23 +59,11 @@ ORDER BY code
 """
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def session_cookie(username="admin"):
     user = User.objects.filter(username=username).first() or User.objects.filter(is_superuser=True).first()
     if user is None:
         sys.exit("No admin user: run `make demo` first.")
-    # The configured engine (cached_db), so deleting the session at the end also clears its cached copy.
-    session = import_module(settings.SESSION_ENGINE).SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
-    return session
+    return login_session(user)
 
 
 def percentile(values, q):
@@ -160,19 +145,6 @@ def peer_worker(dsn, generation_id):
     return call
 
 
-def wait_until_up(port, process, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"gunicorn exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    sys.exit("gunicorn did not start")
-
-
 def summary(label, latencies, rate):
     return (f"  {label:46} {statistics.median(latencies):8.2f} {percentile(latencies, 99):8.2f} "
             f"{rate:9.0f}  (n={len(latencies)})")
@@ -191,25 +163,13 @@ def main():
     session = session_cookie()
     dsn = connection.get_connection_params()  # the same server and credentials the app uses
 
-    port = free_port()
-    command = [str(ROOT / ".venv" / "bin" / "gunicorn"), "wangge.wsgi:application", "--bind", f"127.0.0.1:{port}",
-               "--workers", str(WORKERS), "--threads", str(THREADS), "--worker-class", "gthread",
-               "--no-control-socket", "--log-level", "warning"]
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "wangge.settings"}
-    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     try:
-        wait_until_up(port, process)
-        api = api_worker(port, session.session_key)
-        run_clients(api, warmup * CLIENTS)  # every worker opens its DB connection and warms its caches
-        api_runs = [run_clients(api, points) for _ in range(RUNS)]
-        api_paced = [run_clients(api, points[: CLIENTS * PACED_REQUESTS], RATE_PER_CLIENT) for _ in range(RUNS)]
+        with Gunicorn(workers=WORKERS, threads=THREADS) as server:
+            api = api_worker(server.port, session.session_key)
+            run_clients(api, warmup * CLIENTS)  # every worker opens its DB connection and warms its caches
+            api_runs = [run_clients(api, points) for _ in range(RUNS)]
+            api_paced = [run_clients(api, points[: CLIENTS * PACED_REQUESTS], RATE_PER_CLIENT) for _ in range(RUNS)]
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
         session.delete()
 
     peer = peer_worker(dsn, generation.pk)

@@ -5,7 +5,7 @@
   marked `hukou_place = 'bench:person_list'`, spread evenly over the active grids, a quarter of them flowing —
   and deletes them at the end (keep them with --keep). Those rows carry realistic masked numbers and unique
   blind indexes but no ciphertext: the list never decrypts, so what it reads is the same.
-- Starts gunicorn (2 gthread workers × 4 threads, `--no-control-socket`) on a free loopback port, signs in as a
+- Starts gunicorn (bench/server.py: 2 gthread workers × 4 threads) on a free loopback port, signs in as a
   community staff user (a session row, as the login view makes) and asks, one request at a time over a kept-alive
   connection: GET /api/v1/registry/persons/?area=<community>&residence_type=flowing (50 rows) and the same filter
   on the page /registry/persons/. Stopped at the end, whatever happens.
@@ -15,32 +15,27 @@ Target (issue 3, "Speed"): median ≤ 30 ms with 720,000 persons.
 
 import argparse
 import hashlib
-import http.client
 import io
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wangge.settings")
 
 import django  # noqa: E402
 
 django.setup()
 
-from importlib import import_module  # noqa: E402
-
 import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY  # noqa: E402
 from django.db import connection  # noqa: E402
+from server import Gunicorn, login_session  # noqa: E402
 
 from wangge.accounts.models import AreaAssignment, Role, User  # noqa: E402
 from wangge.geo.models import Area  # noqa: E402
@@ -60,12 +55,6 @@ FROM registry_person
 WHERE grid_code LIKE %s AND grid_code LIKE %s AND residence_type = 'flowing'
 ORDER BY id LIMIT 51
 """
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def dsn():
@@ -119,29 +108,11 @@ def bench_user(community):
     User.objects.filter(username=BENCH_USER).delete()
     user = User.objects.create(username=BENCH_USER)
     AreaAssignment.objects.create(user=user, area_code=community, role=Role.objects.get(slug="community_staff"))
-    session = import_module(settings.SESSION_ENGINE).SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
-    return user, session
+    return user, login_session(user)
 
 
-def wait_until_up(port, process, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"gunicorn exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    sys.exit("gunicorn did not start")
-
-
-def http_latencies(port, cookie, path, expect, n):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+def http_latencies(server, cookie, path, expect, n):
+    conn = server.connection()
     latencies = []
     for _ in range(n):
         start = time.perf_counter()
@@ -186,31 +157,19 @@ def main():
                  .first())
     flowing = Person.objects.filter(grid_code__startswith=community, residence_type="flowing").count()
     user, session = bench_user(community)
-    port = free_port()
-    command = [str(ROOT / ".venv" / "bin" / "gunicorn"), "wangge.wsgi:application", "--bind", f"127.0.0.1:{port}",
-               "--workers", str(WORKERS), "--threads", str(THREADS), "--worker-class", "gthread",
-               "--no-control-socket", "--log-level", "warning"]
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "DJANGO_SETTINGS_MODULE": "wangge.settings"},
-                               start_new_session=True)
     api_path = f"/api/v1/registry/persons/?area={community}&residence_type=flowing"
     page_path = f"/registry/persons/?area={community}&residence_type=flowing"
     results = {}
     try:
-        wait_until_up(port, process)
-        cookie = session.session_key
-        for label, path, expect in (("API", api_path, b'"results"'), ("page", page_path, b"persons")):
-            http_latencies(port, cookie, path, expect, WARMUP)  # both workers connect and warm up
-            results[label] = [statistics.median(http_latencies(port, cookie, path, expect, REQUESTS))
-                              for _ in range(RUNS)]
+        with Gunicorn(workers=WORKERS, threads=THREADS) as server:
+            cookie = session.session_key
+            for label, path, expect in (("API", api_path, b'"results"'), ("page", page_path, b"persons")):
+                http_latencies(server, cookie, path, expect, WARMUP)  # both workers connect and warm up
+                results[label] = [statistics.median(http_latencies(server, cookie, path, expect, REQUESTS))
+                                  for _ in range(RUNS)]
         sql_latencies(community, WARMUP)
         results["bare SQL (psycopg)"] = [statistics.median(sql_latencies(community, REQUESTS)) for _ in range(RUNS)]
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
         session.delete()
         user.delete()
         if made and not args.keep:

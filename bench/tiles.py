@@ -1,8 +1,9 @@
 """Tile endpoint vs the bare ST_AsMVT query, side by side (target: our median ≤ 1.5× the bare query's).
 
 Ours: GET /tiles/<level>/<z>/<x>/<y>.pbf?generation=<active id> (the URL the map page asks for) from a real gunicorn
-server on a free loopback port, logged in as a superuser (a session cookie), one request at a time, a new connection
-per request as a browser's tile fetch would open at worst. Two figures:
+server (bench/server.py; 1 sync worker, as this bench has always been measured) on a free loopback port, logged in as
+a superuser (a session cookie), one request at a time, a new connection per request as a browser's tile fetch would
+open at worst. Two figures:
   cold — the first request for each tile in a freshly started server, its tile cache empty (the tile statement runs);
          --cold-passes fresh servers, one request per tile each;
   warm — the same tiles asked again: frozen generations' tiles come from the server's tile cache;
@@ -16,31 +17,26 @@ Run: .venv/bin/python bench/tiles.py [--rounds N] [--cold-passes N]   (needs the
 """
 
 import argparse
-import http.client
 import math
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wangge.settings")
 
 import django  # noqa: E402
 
 django.setup()
 
-from importlib import import_module  # noqa: E402
-
 import psycopg  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY  # noqa: E402
 from django.db import connection  # noqa: E402
+from server import Gunicorn, login_session  # noqa: E402
 
 from wangge.accounts.models import User  # noqa: E402
 from wangge.geo import tiles  # noqa: E402
@@ -57,24 +53,8 @@ def tile_of(lon, lat, z):
     return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def session_cookie(user):
-    # The configured session engine's store, so that deleting the session afterwards also drops any cached copy.
-    session = import_module(settings.SESSION_ENGINE).SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "wangge.accounts.backends.LockoutModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
-    return session
-
-
-def fetch(port, path, cookie):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+def fetch(server, path, cookie):
+    conn = server.connection(timeout=30)
     try:
         conn.request("GET", path, headers={"Cookie": f"sessionid={cookie}"})
         response = conn.getresponse()
@@ -83,38 +63,15 @@ def fetch(port, path, cookie):
         conn.close()
 
 
-def wait_ready(port, cookie, server, deadline=30):
-    start = time.monotonic()
-    while time.monotonic() - start < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {server.returncode}")
-        try:
-            fetch(port, "/tiles/district/0/0/0.pbf", cookie)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("gunicorn did not start in time")
+def start_server(**env):
+    """1 sync worker; readiness is probed with a tile outside the set (zoom 0), which also opens the worker's
+    database connection, as any earlier request would have."""
+    return Gunicorn(workers=1, worker_class="sync", env=env).start()
 
 
-def start_server(port, **env):
-    return subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "wangge.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1",
-         "--access-logfile", "/dev/null", "--error-logfile", "-", "--log-level", "warning"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, env={**os.environ, **env})
-
-
-def stop_server(server):
-    server.terminate()
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
-
-
-def timed_fetch(port, path, cookie):
+def timed_fetch(server, path, cookie):
     start = time.perf_counter()
-    status, body = fetch(port, path, cookie)
+    status, body = fetch(server, path, cookie)
     return time.perf_counter() - start, status, body
 
 
@@ -136,7 +93,7 @@ def main():
             or User.objects.filter(is_superuser=True, is_active=True).order_by("pk").first())
     if user is None:
         raise SystemExit("No superuser to benchmark as: run `manage.py load_demo` first.")
-    session = session_cookie(user)
+    session = login_session(user)
     cookie = session.session_key
 
     jobs = []
@@ -165,33 +122,31 @@ def main():
                 job["expected"] = bytes(row[2]) if row and row[2] else b""
                 job["bytes"] = len(job["expected"])
             for cold_pass in range(args.cold_passes):
-                port = free_port()
-                server = start_server(port)
-                # Readiness is probed with a tile outside the set (zoom 0), so every tile below is still uncached;
-                # the probe also opens the worker's database connection, as any earlier request would have.
-                wait_ready(port, cookie, server)
+                server = start_server()
+                # A tile outside the set (zoom 0) first, so every tile below is still uncached; it also opens the
+                # worker's database connection, as any earlier request would have.
+                fetch(server, "/tiles/district/0/0/0.pbf", cookie)
                 for job in jobs:
-                    elapsed, status, body = timed_fetch(port, job["path"], cookie)
+                    elapsed, status, body = timed_fetch(server, job["path"], cookie)
                     check(job, status, body, "cold")
                     job["cold"].append(elapsed)
                 if cold_pass < args.cold_passes - 1:
-                    stop_server(server)
+                    server.stop()
                     server = None
-            off_port = free_port()
-            off_server = start_server(off_port, WANGGE_TILE_CACHE_BYTES="0")
-            wait_ready(off_port, cookie, off_server)
+            off_server = start_server(WANGGE_TILE_CACHE_BYTES="0")
+            fetch(off_server, "/tiles/district/0/0/0.pbf", cookie)
             # Warm: the last fresh server, every tile now cached. Tile by tile, warm, off, then bare: adjacent in
             # time, so drift hits all alike. (Alternating every single request slowed both sides down on a 2-CPU
             # machine, by cache and scheduler effects of its own.)
             for job in jobs:
-                status, body = fetch(port, job["path"], cookie)
+                status, body = fetch(server, job["path"], cookie)
                 check(job, status, body, "warm")
-                status, body = fetch(off_port, job["path"], cookie)
+                status, body = fetch(off_server, job["path"], cookie)
                 check(job, status, body, "cache off")
                 for _ in range(args.rounds):
-                    job["warm"].append(timed_fetch(port, job["path"], cookie)[0])
+                    job["warm"].append(timed_fetch(server, job["path"], cookie)[0])
                 for _ in range(args.rounds):
-                    job["off"].append(timed_fetch(off_port, job["path"], cookie)[0])
+                    job["off"].append(timed_fetch(off_server, job["path"], cookie)[0])
                 for _ in range(args.rounds):
                     start = time.perf_counter()
                     bare.execute(job["sql"]).fetchone()
@@ -199,7 +154,7 @@ def main():
     finally:
         for running in (server, off_server):
             if running is not None:
-                stop_server(running)
+                running.stop()
         session.delete()
 
     print(f"Tiles: {len(jobs)} tiles; cold: {args.cold_passes} fresh servers x 1 request per tile; warm, off "
