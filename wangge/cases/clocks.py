@@ -17,16 +17,19 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from wangge.outbox import services as outbox
+
 from . import calendar, workflow
+from .chain import GRID_CHIEF, chain_users
 from .models import CLOCK_RANK, ClockLevel, Event, EventTimeline, Notification
 
 TIMELINE_ACTION = {ClockLevel.WARNING: "clock_warning", ClockLevel.OVERDUE: "yellow_card", ClockLevel.RED: "red_card"}
 NOTIFICATION_KIND = {ClockLevel.WARNING: Notification.Kind.WARNING, ClockLevel.OVERDUE: Notification.Kind.YELLOW_CARD,
                      ClockLevel.RED: Notification.Kind.RED_CARD}
 # Who hears of a rise, by level (each level adds to the one below): grid → community → subdistrict → command centre.
-CHAIN = {ClockLevel.WARNING: ("grid_chief", "community_staff"),
-         ClockLevel.OVERDUE: ("grid_chief", "community_staff", "subdistrict_staff"),
-         ClockLevel.RED: ("grid_chief", "community_staff", "subdistrict_staff", "command")}
+CHAIN = {ClockLevel.WARNING: (GRID_CHIEF, "community_staff"),
+         ClockLevel.OVERDUE: (GRID_CHIEF, "community_staff", "subdistrict_staff"),
+         ClockLevel.RED: (GRID_CHIEF, "community_staff", "subdistrict_staff", "command")}
 
 
 def level_for(fraction, red_factor):
@@ -102,35 +105,22 @@ class Ruler:
 
 
 def _recipients(events):
-    """{event id: {user ids}} up the chain of each (event, level) in `events` [(id, grid_code, level)]."""
-    from wangge.accounts.models import AreaAssignment
-    from wangge.geo.codes import ancestor_codes
-    from wangge.workforce.models import GridPost, PostKind
+    """{event id: {user ids}} for each (event id, grid code, level, department id) in `events`: up the chain of the
+    grid by level (cases.chain), and the members of the assigned department, whose clock it is."""
+    from wangge.workforce.models import DepartmentMembership
 
-    grids = {grid for _id, grid, _level in events}
-    codes = {code for grid in grids for code in [*ancestor_codes(grid), grid]}
-    chiefs = defaultdict(set)
-    for grid, user_id in (GridPost.objects.active_on(timezone.localdate())
-                          .filter(kind=PostKind.GRID_CHIEF, grid_code__in=grids, holder_user__isnull=False,
-                                  holder_user__is_active=True).values_list("grid_code", "holder_user_id")):
-        chiefs[grid].add(user_id)
-    by_role = defaultdict(set)  # (area code, role slug) → users
-    for code, slug, user_id in (AreaAssignment.objects
-                                .filter(area_code__in=codes, user__is_active=True,
-                                        role__slug__in=("community_staff", "subdistrict_staff", "command"))
-                                .values_list("area_code", "role__slug", "user_id")):
-        by_role[code, slug].add(user_id)
-    result = {}
-    for event_id, grid, level in events:
-        users = set()
-        for role in CHAIN[level]:
-            if role == "grid_chief":
-                users |= chiefs[grid]
-            else:
-                for code in [*ancestor_codes(grid), grid]:
-                    users |= by_role[code, role]
-        result[event_id] = users
-    return result
+    by_grid = {}
+    for level in {level for _id, _grid, level, _department in events}:
+        grids = {grid for _id, grid, lvl, _department in events if lvl == level}
+        for grid, users in chain_users(grids, list(CHAIN[level])).items():
+            by_grid[grid, level] = users
+    members = defaultdict(set)
+    departments = {department for *_rest, department in events if department}
+    for department, user_id in (DepartmentMembership.objects.active_on(timezone.localdate())
+                                .filter(department_id__in=departments, user__is_active=True)
+                                .values_list("department_id", "user_id")):
+        members[department].add(user_id)
+    return {event_id: by_grid[grid, level] | members[department] for event_id, grid, level, department in events}
 
 
 def _message(level, case_number, category, due):
@@ -166,9 +156,9 @@ def evaluate_clocks(now=None):
         locked = (Event.objects.select_for_update(skip_locked=True, of=("self",))
                   .filter(pk__in=list(risen), paused_at__isnull=True)
                   .values_list("id", "state", "due_at", "clock_level", "grid_code", "case_number", "category__code",
-                               "category__name"))
+                               "category__name", "department_id"))
         by_level, timeline, changes = defaultdict(list), [], []
-        for event_id, state, due, level, grid, case_number, code, name in locked:
+        for event_id, state, due, level, grid, case_number, code, name, department in locked:
             new, seen_due = risen[event_id]
             if state not in workflow.CLOCK_STATES or due != seen_due or CLOCK_RANK[new] <= CLOCK_RANK[level]:
                 continue
@@ -176,15 +166,16 @@ def evaluate_clocks(now=None):
             title, body = _message(new, case_number, f"{code} {name}", due)
             timeline.append(EventTimeline(event_id=event_id, actor=None, action=TIMELINE_ACTION[new],
                                           from_state=state, to_state=state, note=title))
-            changes.append((event_id, grid, new, title, body))
+            changes.append((event_id, grid, new, title, body, department))
         for level, ids in by_level.items():
             Event.objects.filter(pk__in=ids).update(clock_level=level, carded_at=now)
             counts[level] = len(ids)
         EventTimeline.objects.bulk_create(timeline, batch_size=5000)
-        recipients = _recipients([(event_id, grid, level) for event_id, grid, level, _t, _b in changes])
+        recipients = _recipients([(event_id, grid, level, department)
+                                  for event_id, grid, level, _t, _b, department in changes])
         notes = [Notification(recipient_id=user_id, event_id=event_id, kind=NOTIFICATION_KIND[level],
                               title=title, body=body)
-                 for event_id, _grid, level, title, body in changes for user_id in sorted(recipients[event_id])]
-        Notification.objects.bulk_create(notes, batch_size=5000)
+                 for event_id, _grid, level, title, body, _d in changes for user_id in sorted(recipients[event_id])]
+        outbox.enqueue(Notification.objects.bulk_create(notes, batch_size=5000))
     return dict(counts)
 

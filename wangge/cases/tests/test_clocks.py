@@ -15,6 +15,7 @@ from wangge.cases.clocks import Ruler, clock_level_of, evaluate_clocks
 from wangge.cases.models import CalendarDay, Event, EventState, EventTimeline, Notification
 from wangge.cases.tests.test_workflow import cast, run_to  # noqa: F401 (fixture)
 from wangge.core.testing import COMMUNITY_A, COMMUNITY_B, make_user
+from wangge.outbox.models import OutboxMessage
 from wangge.workforce.models import GridPost
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +43,8 @@ def clocked(cast):  # noqa: F811
                             started_on=date(2024, 1, 1))
     people = {"chief": chief, "community": make_user("community_staff", COMMUNITY_A),
               "subdistrict": make_user("subdistrict_staff", COMMUNITY_A[:9]),
-              "elsewhere": make_user("community_staff", COMMUNITY_B), "command": cast["command"]}
+              "elsewhere": make_user("community_staff", COMMUNITY_B), "command": cast["command"],
+              "handler": cast["handler"], "outsider": cast["outsider"]}
     event.refresh_from_db()
     return event, people
 
@@ -72,14 +74,18 @@ def test_warning_yellow_red_notify_up_the_chain_once(clocked):
     event.refresh_from_db()
     assert event.clock_level == "warning" and event.carded_at == local(2030, 6, 6, 10, 0)
     ids = {name: user.pk for name, user in people.items()}
-    assert recipients(event, "warning") == {ids["chief"], ids["community"]}
+    # up the chain by level, and always the assigned department's members (not another department's)
+    assert recipients(event, "warning") == {ids["chief"], ids["community"], ids["handler"]}
     assert evaluate_clocks(local(2030, 6, 7, 9, 0)) == {"overdue": 1}
-    assert recipients(event, "yellow_card") == {ids["chief"], ids["community"], ids["subdistrict"]}
+    assert recipients(event, "yellow_card") == {ids["chief"], ids["community"], ids["subdistrict"], ids["handler"]}
     assert evaluate_clocks(local(2030, 6, 11, 16, 0)) == {}
     assert evaluate_clocks(local(2030, 6, 12, 9, 0)) == {"red": 1}
     assert evaluate_clocks(local(2030, 6, 13, 9, 0)) == {}
-    assert recipients(event, "red_card") == {ids["chief"], ids["community"], ids["subdistrict"], ids["command"]}
-    assert Notification.objects.filter(event=event, kind__in=["warning", "yellow_card", "red_card"]).count() == 9
+    assert recipients(event, "red_card") == {ids["chief"], ids["community"], ids["subdistrict"], ids["command"],
+                                             ids["handler"]}
+    assert Notification.objects.filter(event=event, kind__in=["warning", "yellow_card", "red_card"]).count() == 12
+    assert OutboxMessage.objects.filter(notification__event=event,  # one each, through the capture channel
+                                        notification__kind__in=["warning", "yellow_card", "red_card"]).count() == 12
     assert not Notification.objects.filter(recipient=people["elsewhere"]).exists()
     rows = list(EventTimeline.objects.filter(event=event, actor__isnull=True).values_list("action", flat=True))
     assert rows == ["clock_warning", "yellow_card", "red_card"]
@@ -93,7 +99,7 @@ def test_level_never_lowers_and_jumps_straight_to_red(clocked):
     event.refresh_from_db()
     assert event.clock_level == "red"
     assert recipients(event, "red_card") == {people[name].pk for name in ("chief", "community", "subdistrict",
-                                                                           "command")}
+                                                                           "command", "handler")}
     assert not recipients(event, "warning")
 
 

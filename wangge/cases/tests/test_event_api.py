@@ -159,7 +159,8 @@ def test_queue_filters_tasks_and_actions(client, cast):
     client.force_login(cast["handler"])
     handler_tasks = client.get(API, {"tasks": "1"}).json()["results"]
     assert [row["id"] for row in handler_tasks] == [first["id"]]
-    assert client.get(f"{API}{first['id']}/").json()["actions"] == ["sign", "return", "request_extension", "wait_citizen"]
+    assert client.get(f"{API}{first['id']}/").json()["actions"] == [
+        "sign", "return", "request_extension", "wait_citizen"]
     client.force_login(cast["worker"])
     assert client.get(API, {"tasks": "1"}).json()["results"] == []
     assert client.get(f"{API}{first['id']}/").json()["actions"] == []
