@@ -359,6 +359,7 @@ class Notification(models.Model):
         RETURNED = "returned", _("returned")
         EMERGENCY = "emergency", _("emergency")
         INSTRUCTION = "instruction", _("leader's instruction")
+        SUPERVISION = "supervision", _("supervision notice")
         ESCALATED = "escalated", _("escalated")
         OTHER = "other", _("other")
 

@@ -537,6 +537,9 @@ def do_act(event, action, *, actor, version, note="", department=None, satisfact
             "hours": f"{paused.total_seconds() / 3600:.1f}"}
         note = f"{note} ({moved})" if note else moved
         event.paused_at = None
+    elif action == "supervise":
+        notify([event.dispatcher_id, *_department_users(event.department)], Notification.Kind.SUPERVISION, event,
+               _("%(case)s: supervision notice (督办)") % {"case": event.case_number}, note)
     elif action == "instruct":
         notify([event.dispatcher_id, event.handler_id, *_department_users(event.department)],
                Notification.Kind.INSTRUCTION, event,

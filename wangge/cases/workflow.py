@@ -16,7 +16,10 @@ any open case and tells the dispatcher and the department.
 
 `wait_citizen` (等待群众, the department, with a reason) stops the clock while the case waits for the citizen (an
 appointment, a document); `resume` starts it again and moves the due moment on by the working time paused. While it
-waits, only resume, instruct and urge are possible.
+waits, only resume, instruct, supervise and urge are possible.
+
+`supervise` (督办, the supervision centre, with a note) presses the department on a running case by hand, beside
+the clock job's automatic cards: a timeline row and a notification to the department and the dispatcher.
 
 `urge` (加急) changes no state: it raises the urgency of any open event. Extensions (延期) change no state either:
 the handler's department asks (request_extension, with a reason and a new due moment), the command centre approves
@@ -42,7 +45,7 @@ OPEN_STATES = (S.REPORTED, S.ACCEPTED, S.DISPATCHED, S.SIGNED, S.HANDLED, S.FED_
 CLOCK_STATES = (S.DISPATCHED, S.SIGNED, S.HANDLED, S.FED_BACK)  # the time limit runs (clocks.evaluate_clocks)
 EXTENSION_REQUEST_STATES = (S.DISPATCHED, S.SIGNED)
 PAUSE_STATES = (S.DISPATCHED, S.SIGNED, S.HANDLED)
-WHILE_PAUSED = ("resume", "instruct", "urge")  # the only actions on a case waiting for the citizen
+WHILE_PAUSED = ("resume", "instruct", "urge", "supervise")  # the only actions on a case waiting for the citizen
 EXTENSION_DECISION_STATES = CLOCK_STATES
 
 
@@ -64,6 +67,7 @@ TRANSITIONS = {t.action: t for t in [
     Transition("urge", OPEN_STATES, None, COMMAND, "加急", in_diagram=False),
     Transition("escalate", (S.REPORTED, S.ACCEPTED), None, COMMAND, "上报上级", needs_note=True, in_diagram=False),
     Transition("instruct", OPEN_STATES, None, LEADER, "领导批示", needs_note=True, in_diagram=False),
+    Transition("supervise", CLOCK_STATES, None, SUPERVISION, "督办", needs_note=True, in_diagram=False),
     Transition("sign", (S.DISPATCHED,), S.SIGNED, DEPARTMENT, "签收"),
     Transition("return", (S.DISPATCHED, S.SIGNED), S.ACCEPTED, DEPARTMENT, "回退", needs_note=True),
     Transition("handle", (S.SIGNED,), S.HANDLED, DEPARTMENT, "处置"),

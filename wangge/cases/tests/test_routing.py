@@ -221,3 +221,19 @@ def test_demo_ownership_table_routes_every_subclass(district):
     assert routing.route(subclass("event", "0101"), grid.code) == office  # 事件: locality first
     assert routing.route(subclass("part", "0101"), grid.code).code == "GS"  # 部件: owner first
     assert routing.route(subclass("event", "0502"), grid.code, emergency=True).code == "XFJY"
+
+
+def test_supervision_notice(cast):
+    deps = cast["departments"]
+    category = subclass("event", "0101")
+    rule(category, "370103", RoutingRole.LOCALITY, deps["urban"])
+    event = report(cast, category)
+    supervision = make_user("supervision", "370103")
+    assert "supervise" not in available_actions(event, supervision)  # no clock runs yet
+    event = act(act(event, "accept", cast["command"]), "dispatch", cast["command"])
+    assert "supervise" in available_actions(event, supervision)
+    event = act(event, "supervise", supervision, note="群众反映强烈，请加快处置")
+    assert event.state == EventState.DISPATCHED and event.timeline.last().action == "supervise"
+    told = set(Notification.objects.filter(event=event, kind=Notification.Kind.SUPERVISION)
+               .values_list("recipient_id", flat=True))
+    assert told == {cast["command"].pk, cast["handlers"]["urban"].pk}
