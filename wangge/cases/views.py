@@ -45,6 +45,7 @@ ACTION_LABELS = {
     "urge": gettext_lazy("Urge"),
     "escalate": gettext_lazy("Escalate to the level above"),
     "instruct": gettext_lazy("Leader's instruction"),
+    "supervise": gettext_lazy("Supervision notice"),
     "sign": gettext_lazy("Sign for"),
     "return": gettext_lazy("Return"),
     "handle": gettext_lazy("Handle"),
@@ -56,6 +57,8 @@ ACTION_LABELS = {
     "self_close": gettext_lazy("Handle and close myself"),
     "request_extension": gettext_lazy("Request an extension"),
     "approve_extension": gettext_lazy("Approve the extension"),
+    "wait_citizen": gettext_lazy("Wait for the citizen"),
+    "resume": gettext_lazy("Resume the clock"),
     "reject_extension": gettext_lazy("Reject the extension"),
     "clock_warning": gettext_lazy("Clock warning"),
     "yellow_card": gettext_lazy("Yellow card"),
@@ -230,8 +233,14 @@ def _tiles_config(user):
 @require_GET
 @login_required
 def event_map(request):
-    """Open events on the grid map, coloured by state and sized by urgency."""
+    """Open events on the grid map, coloured by state and sized by urgency; the queue's filters apply."""
+    from .api.events import filter_events
+
     queryset = _events(request.user).filter(state__in=workflow.OPEN_STATES).select_related("category")
+    try:
+        queryset = filter_events(queryset, request.GET, request.user)
+    except DomainError:
+        queryset = queryset.none()
     rows = list(queryset.order_by("-created_at", "-id")[:MAP_LIMIT])
     detail = reverse("cases:detail", args=[0]).replace("/0/", "/{id}/")
     features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [e.location.x, e.location.y]},
@@ -241,7 +250,7 @@ def event_map(request):
                                 "urgencyLabel": str(e.get_urgency_display())}} for e in rows]
     config = {**_tiles_config(request.user), "events": {"type": "FeatureCollection", "features": features},
               "detailUrl": detail, "stateColours": {str(k): v for k, v in STATE_COLOURS.items()}}
-    legend = [(value, label, STATE_COLOURS[value]) for value, label in EventState.choices
+    legend = [(value, label, STATE_COLOURS.get(value, "#718096")) for value, label in EventState.choices
               if value in workflow.OPEN_STATES]
     return render(request, "cases/map.html", {"config": config, "legend": legend, "count": len(rows),
                                               "truncated": len(rows) >= MAP_LIMIT, "urgencies": Urgency.choices})
