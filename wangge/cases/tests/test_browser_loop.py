@@ -227,3 +227,31 @@ def test_report_dispatch_handle_verify_close(live_server, cast, browser, tmp_pat
     # Offline: every request went to our own server.
     assert all(url.startswith(base) or url.startswith(("data:", "blob:")) for url in requests), [
         url for url in requests if not url.startswith(base)]
+
+
+def test_report_without_gps_by_a_tap_on_the_map(live_server, cast, browser):
+    """No GPS permission: the page says so, opens the grid map, and a tap sets the location."""
+    base, requests = live_server.url, []
+    worker = Session(browser, base, cast["worker"], requests, phone=True)  # no geolocation permission
+    worker.log_in("/cases/report/")
+    page = worker.page
+    page.locator("#pick-map").wait_for(state="visible")
+    assert page.locator("#gps-status").inner_text().startswith("无法获取 GPS 位置")
+    page.wait_for_function("() => window.wanggeReportMap && wanggeReportMap.loaded()"
+                           " && wanggeReportMap.queryRenderedFeatures({layers: ['grid-line']}).length > 0")
+    page.locator("#pick-map").scroll_into_view_if_needed()
+    box = page.locator("#pick-map").bounding_box()
+    x, y = page.evaluate("(p) => { const q = wanggeReportMap.project(p); return [q.x, q.y]; }", list(cast["point"]))
+    assert 0 < x < box["width"] and 0 < y < box["height"]
+    page.touchscreen.tap(box["x"] + x, box["y"] + y)  # a finger on a phone
+    page.wait_for_function("() => document.getElementById('gps-status').textContent.startsWith('已在地图上选定位置')")
+    lon, lat = page.evaluate("() => JSON.parse(document.getElementById('report-location').value).coordinates")
+    assert abs(lon - cast["point"][0]) < 1e-4 and abs(lat - cast["point"][1]) < 1e-4
+    page.select_option("#report-category", str(cast["category"].pk))
+    page.fill("#report-description", "路灯不亮")
+    assert worker.fits_the_screen()
+    with page.expect_navigation():
+        page.click("#report-submit")
+    assert "/cases/tasks/" in page.url and page.locator("#event-state").get_attribute("data-state") == "reported"
+    worker.context.close()
+    assert all(url.startswith(base) or url.startswith(("data:", "blob:")) for url in requests)

@@ -410,3 +410,36 @@ def test_pages_speak_chinese_by_default(client, cast, settings):
         detail = client.get(f"/cases/{event.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
         header = client.get("/cases/header/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "事件队列" in board and "受理" in detail and "上报事件" in header
+
+
+def test_extension_and_escalation_forms(client, cast):
+    event = report(cast)
+    act_url = f"/cases/{event.pk}/act/"
+
+    def post(user, action, **data):
+        client.force_login(user)
+        event.refresh_from_db()
+        return client.post(act_url, {"action": action, "version": event.version, **data})
+
+    assert post(cast["command"], "escalate").status_code == 400  # a reason is required
+    assert post(cast["command"], "escalate", note="跨社区").status_code == 302
+    event.refresh_from_db()
+    assert event.holder_code == COMMUNITY_A[:9]
+    assert post(cast["command"], "accept").status_code == 302
+    assert post(cast["command"], "dispatch").status_code == 302  # no department chosen: the routed one
+    event.refresh_from_db()
+    assert event.department == cast["department"]
+
+    client.force_login(cast["handler"])
+    page = client.get(f"/cases/tasks/{event.pk}/").content.decode()
+    assert 'id="form-request_extension"' in page and 'name="amount"' in page
+    assert post(cast["handler"], "request_extension", amount="2", unit="days", note="材料未到").status_code == 302
+    event.refresh_from_db()
+    assert event.extension_due_at is not None
+    client.force_login(cast["command"])
+    page = client.get(f"/cases/{event.pk}/").content.decode()
+    assert 'id="form-approve_extension"' in page and 'id="form-reject_extension"' in page
+    due = event.extension_due_at
+    assert post(cast["command"], "approve_extension").status_code == 302
+    event.refresh_from_db()
+    assert event.due_at == due and event.extension_due_at is None

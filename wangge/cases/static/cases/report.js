@@ -74,7 +74,12 @@
     if (current) setPoint(current[0], current[1]);
   }
 
-  document.getElementById("pick-on-map").addEventListener("click", openMap);
+  function showMap() {
+    openMap();
+    mapBox.scrollIntoView({ block: "center" });
+  }
+
+  document.getElementById("pick-on-map").addEventListener("click", showMap);
 
   if (input.value) {
     const [lon, lat] = JSON.parse(input.value).coordinates;
@@ -102,7 +107,7 @@
     if (!input.value) {
       event.preventDefault();
       say(t.missing, false);
-      openMap();
+      showMap();
       return;
     }
     const button = document.getElementById("report-submit");
