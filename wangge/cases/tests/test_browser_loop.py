@@ -159,6 +159,7 @@ def test_report_dispatch_handle_verify_close(live_server, cast, browser, tmp_pat
     command.log_in("/cases/")
     page = command.page
     row = page.locator(f"tr.event-row[data-case='{case_number}']")
+    page.screenshot(path=str(shots / "event-board.png"))
     assert row.locator(".state").inner_text() == "已上报"
     row.locator("td.case a").click()
     page.wait_for_url(f"{base}/cases/{event_id}/")
@@ -185,6 +186,17 @@ def test_report_dispatch_handle_verify_close(live_server, cast, browser, tmp_pat
     handler = Session(browser, base, cast["handler"], requests, phone=True, point=cast["point"])
     handler.log_in("/cases/tasks/")
     page = handler.page
+    # The dispatch told them: the header counts one unread message; the inbox opens the case and marks it read.
+    assert page.locator("#cases-nav #unread-count").inner_text() == "1"
+    page.click("#inbox-link")
+    page.wait_for_url(f"{base}/cases/inbox/")
+    assert case_number in page.locator("#inbox li.unread .title").inner_text()
+    with page.expect_navigation():
+        page.click("#inbox li.unread button.open-case")
+    assert page.url == f"{base}/cases/{event_id}/"
+    page.locator("#cases-nav #inbox-link").wait_for(state="attached")
+    assert page.locator("#unread-count").count() == 0
+    page.goto(f"{base}/cases/tasks/")
     page.locator(f".task-card[data-case='{case_number}']").click()
     page.wait_for_url(f"{base}/cases/tasks/{event_id}/")
     assert handler.fits_the_screen()
