@@ -35,6 +35,7 @@ from .models import Category, ClockLevel, Event, EventSource, EventState, Urgenc
 
 PAGE_SIZE = 30
 MAP_LIMIT = 5000  # open events drawn on the map, newest first
+RECENT_REPORTS = 10  # my latest reports, under my tasks
 
 # The words on buttons and in timelines; the workflow's own labels are the Chinese terms of the trade.
 ACTION_LABELS = {
@@ -201,10 +202,15 @@ def board(request):
 @login_required
 def tasks(request):
     """My tasks (phone first): the events I can act on now."""
-    queryset = services.tasks_for(request.user, _events(request.user)).select_related("category", "department")
+    events = _events(request.user)
+    queryset = services.tasks_for(request.user, events).select_related("category", "department")
     page, query = _page(request, _pinned_first(queryset))
-    return render(request, "cases/tasks.html", {"page": page, "query": query, "may_report": _may_report(request.user),
-                                                "state_colours": STATE_COLOURS})
+    may_report = _may_report(request.user)
+    # What I reported lately, to follow it through the loop (a phone has no queue).
+    reports = (list(events.filter(reporter=request.user).select_related("category")
+                    .order_by("-created_at", "-id")[:RECENT_REPORTS]) if may_report else [])
+    return render(request, "cases/tasks.html", {"page": page, "query": query, "may_report": may_report,
+                                                "reports": reports, "state_colours": STATE_COLOURS})
 
 
 # ---- the map ----------------------------------------------------------------------------------------------------
