@@ -24,6 +24,10 @@ from django.conf import settings
 from wangge.core.errors import DomainError
 
 INDEX_KEY_ID = "index"
+# The purposes (bound into ciphertexts and blind indexes) of a person's numbers, wherever they are stored — the
+# registry, a screening's proposals, a pushed list's rows — so one number has one blind index everywhere.
+ID_NUMBER = "person.id_number"
+PHONE = "person.phone"
 
 
 @lru_cache(maxsize=1)

@@ -659,9 +659,9 @@ def load(*, scale: float = 1.0, seed: int = DEFAULT_SEED, processes: int = 2, pr
     # Sealing: ID numbers and phones, in batches.
     t0 = time.perf_counter()
     id_values = ids[has_id]
-    id_enc, id_index = seal_batch(id_values.tolist(), "person.id_number", processes=processes)
+    id_enc, id_index = seal_batch(id_values.tolist(), pii.ID_NUMBER, processes=processes)
     phone_values = phone[has_phone]
-    phone_enc, phone_index = seal_batch(phone_values.tolist(), "person.phone", processes=processes)
+    phone_enc, phone_index = seal_batch(phone_values.tolist(), pii.PHONE, processes=processes)
     timings["sealing_s"] = time.perf_counter() - t0
     say(f"sealed {len(id_enc)} ID numbers and {len(phone_enc)} phones in {timings['sealing_s']:.1f} s")
 

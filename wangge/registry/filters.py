@@ -114,13 +114,13 @@ class PersonFilter(AreaFilterSet):
         if not (value or "").strip():
             return queryset
         clean = identity.clean_id_number(value)
-        return queryset.filter(id_number_index=pii.blind_index(clean, purpose="person.id_number"))
+        return queryset.filter(id_number_index=pii.blind_index(clean, purpose=pii.ID_NUMBER))
 
     def filter_phone(self, queryset, name, value):
         if not (value or "").strip():
             return queryset
         clean = identity.clean_phone(value)
-        return queryset.filter(phone_index=pii.blind_index(clean, purpose="person.phone"))
+        return queryset.filter(phone_index=pii.blind_index(clean, purpose=pii.PHONE))
 
 
 class PersonTagFilter(AreaFilterSet):

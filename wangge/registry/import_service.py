@@ -395,10 +395,10 @@ class PersonImporter(BaseImporter):
     def _seal(self):
         """Encrypts and indexes the ID and phone numbers of the clean rows not sealed yet, in one batch per field."""
         ids_done, phones_done = self._sealed
-        for target, part in zip(self.id_sealed, pii.seal_many(self.ids[ids_done:], purpose="person.id_number",
+        for target, part in zip(self.id_sealed, pii.seal_many(self.ids[ids_done:], purpose=pii.ID_NUMBER,
                                                               mask=pii.mask_id_number), strict=True):
             target.extend(part)
-        sealed = pii.seal_many(self.phones[phones_done:], purpose="person.phone", mask=pii.mask_phone)
+        sealed = pii.seal_many(self.phones[phones_done:], purpose=pii.PHONE, mask=pii.mask_phone)
         for i, row in enumerate(self.phone_rows[phones_done:]):
             self.phone_sealed[row] = (sealed[0][i], sealed[1][i], sealed[2][i])
         self._sealed = (len(self.ids), len(self.phones))

@@ -203,7 +203,7 @@ def _existing_grid(grid_code):
 
 def seal_id_number(person, value):
     clean = identity.clean_id_number(value)
-    sealed = pii.Sealed(clean, purpose="person.id_number", mask=pii.mask_id_number)
+    sealed = pii.Sealed(clean, purpose=pii.ID_NUMBER, mask=pii.mask_id_number)
     person.id_number_enc, person.id_number_index, person.id_number_masked = sealed.encrypted, sealed.index, \
         sealed.masked
     person.birth_date = identity.birth_date_of(clean)
@@ -212,14 +212,14 @@ def seal_id_number(person, value):
 
 def seal_phone(person, value):
     clean = identity.clean_phone(value)
-    sealed = pii.Sealed(clean, purpose="person.phone", mask=pii.mask_phone)
+    sealed = pii.Sealed(clean, purpose=pii.PHONE, mask=pii.mask_phone)
     person.phone_enc, person.phone_index, person.phone_masked = sealed.encrypted, sealed.index, sealed.masked
 
 
 def find_person_by_id_number(value):
     """The person with this ID number (exact match through the blind index), or None."""
     clean = identity.clean_id_number(value)
-    return Person.objects.filter(id_number_index=pii.blind_index(clean, purpose="person.id_number")).first()
+    return Person.objects.filter(id_number_index=pii.blind_index(clean, purpose=pii.ID_NUMBER)).first()
 
 
 def _person_grid(person, grid_code):
@@ -287,7 +287,7 @@ def do_reveal(record, field, *, actor, reason, request_id=""):
     if not (reason or "").strip():
         raise DomainError(_("Say why you need the full value."), field="reason")
     ensure_code_in_scope(actor, REVEAL_PII, record.grid_code)
-    purposes = {(Person, "id_number"): "person.id_number", (Person, "phone"): "person.phone",
+    purposes = {(Person, "id_number"): pii.ID_NUMBER, (Person, "phone"): pii.PHONE,
                 (Organization, "safety_phone"): "organization.safety_phone"}
     purpose = purposes.get((type(record), field))
     if purpose is None:
