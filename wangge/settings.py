@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "wangge.registry",
     "wangge.workforce",
     "wangge.cases",
+    "wangge.campaigns",
     "wangge.outbox",
 ]
 

@@ -25,6 +25,11 @@ DISPATCH_EVENT = "cases.dispatch"  # accept or void, dispatch, urge (指挥中�
 HANDLE_EVENT = "cases.handle"  # sign for, handle, feed back, return (department handlers, as members of the department)
 VERIFY_EVENT = "cases.verify"  # verify or send back for rework, close, evaluate (监督中心)
 INSTRUCT_EVENT = "cases.instruct"  # write an instruction (领导批示) on an open event
+VIEW_CAMPAIGN = "campaigns.view"  # campaigns, coverage ledgers, daily reports, pushed lists' rows (masked) in scope
+MANAGE_CAMPAIGN = "campaigns.manage"  # create, start, re-screen, close and purge campaigns; flag rules; pushed lists
+VISIT_HOUSEHOLD = "campaigns.visit"  # record door-to-door visits in one's grids (grid workers, volunteers)
+VIEW_ANSWERS = "campaigns.view_answers"  # read a visit's personal answers (health, whereabouts), each reading audited
+CLAIM_ROW = "campaigns.claim"  # claim or decline a pushed list's rows for one's grid (认领)
 
 _REGISTRY_READ = [VIEW_PERSON, VIEW_PLACE]
 _REGISTRY_WRITE = [VIEW_PERSON, VIEW_PLACE, CHANGE_PERSON, CHANGE_PLACE]
@@ -33,27 +38,32 @@ DEFAULT_ROLES = {
     "admin": (gettext_noop("Administrator"),
               [VIEW_AREA, CHANGE_AREA, MANAGE_GENERATIONS, VIEW_HISTORY, MANAGE_USERS, VIEW_AGGREGATES,
                *_REGISTRY_WRITE, REVEAL_PII, VIEW_SENSITIVE, VIEW_WORKFORCE, MANAGE_WORKFORCE, MANAGE_CALENDAR,
-               VIEW_EVENT, REPORT_EVENT, DISPATCH_EVENT, HANDLE_EVENT, VERIFY_EVENT, INSTRUCT_EVENT]),
+               VIEW_EVENT, REPORT_EVENT, DISPATCH_EVENT, HANDLE_EVENT, VERIFY_EVENT, INSTRUCT_EVENT,
+               VIEW_CAMPAIGN, MANAGE_CAMPAIGN, VISIT_HOUSEHOLD, VIEW_ANSWERS, CLAIM_ROW]),
     "command": (gettext_noop("Command centre (dispatch)"),
                 [VIEW_AREA, VIEW_HISTORY, VIEW_AGGREGATES, *_REGISTRY_READ, VIEW_WORKFORCE, VIEW_EVENT,
-                 REPORT_EVENT, DISPATCH_EVENT]),
+                 REPORT_EVENT, DISPATCH_EVENT, VIEW_CAMPAIGN]),
     "supervision": (gettext_noop("Supervision centre"),
                     [VIEW_AREA, VIEW_HISTORY, VIEW_AGGREGATES, *_REGISTRY_READ, VIEW_WORKFORCE, VIEW_EVENT,
-                     REPORT_EVENT, VERIFY_EVENT]),
+                     REPORT_EVENT, VERIFY_EVENT, VIEW_CAMPAIGN]),
     "department": (gettext_noop("Department handler"), [VIEW_AREA, VIEW_PLACE, VIEW_WORKFORCE, HANDLE_EVENT]),
     "subdistrict_staff": (gettext_noop("Subdistrict staff"),
                           [VIEW_AREA, CHANGE_AREA, VIEW_HISTORY, VIEW_AGGREGATES, *_REGISTRY_WRITE, REVEAL_PII,
-                           VIEW_SENSITIVE, VIEW_WORKFORCE, MANAGE_WORKFORCE, VIEW_EVENT, REPORT_EVENT]),
+                           VIEW_SENSITIVE, VIEW_WORKFORCE, MANAGE_WORKFORCE, VIEW_EVENT, REPORT_EVENT,
+                           VIEW_CAMPAIGN, MANAGE_CAMPAIGN, VIEW_ANSWERS, CLAIM_ROW]),
     "community_staff": (gettext_noop("Community staff"),
                         [VIEW_AREA, CHANGE_AREA, VIEW_HISTORY, VIEW_AGGREGATES, *_REGISTRY_WRITE, REVEAL_PII,
-                         VIEW_SENSITIVE, VIEW_WORKFORCE, MANAGE_WORKFORCE, VIEW_EVENT, REPORT_EVENT]),
+                         VIEW_SENSITIVE, VIEW_WORKFORCE, MANAGE_WORKFORCE, VIEW_EVENT, REPORT_EVENT,
+                         VIEW_CAMPAIGN, VISIT_HOUSEHOLD, VIEW_ANSWERS, CLAIM_ROW]),
     "grid_chief": (gettext_noop("Grid chief"),
-                   [VIEW_AREA, VIEW_HISTORY, *_REGISTRY_WRITE, REVEAL_PII, VIEW_WORKFORCE, VIEW_EVENT, REPORT_EVENT]),
+                   [VIEW_AREA, VIEW_HISTORY, *_REGISTRY_WRITE, REVEAL_PII, VIEW_WORKFORCE, VIEW_EVENT, REPORT_EVENT,
+                    VIEW_CAMPAIGN, VISIT_HOUSEHOLD, VIEW_ANSWERS, CLAIM_ROW]),
     "grid_worker": (gettext_noop("Grid worker"),
-                    [VIEW_AREA, *_REGISTRY_WRITE, VIEW_WORKFORCE, VIEW_EVENT, REPORT_EVENT]),
+                    [VIEW_AREA, *_REGISTRY_WRITE, VIEW_WORKFORCE, VIEW_EVENT, REPORT_EVENT, VIEW_CAMPAIGN,
+                     VISIT_HOUSEHOLD, CLAIM_ROW]),
     "leader": (gettext_noop("Leader (aggregates and events)"),
                [VIEW_AREA, VIEW_AGGREGATES, VIEW_EVENT, INSTRUCT_EVENT]),
-    "volunteer": (gettext_noop("Volunteer"), [VIEW_AREA]),
+    "volunteer": (gettext_noop("Volunteer"), [VIEW_AREA, VIEW_CAMPAIGN, VISIT_HOUSEHOLD]),
     "system": (gettext_noop("System (integration)"), [INGEST]),
 }
 

@@ -1,0 +1,283 @@
+"""Campaigns through their services: states and rounds, visits validated and matched, the ledger kept by the visit
+service (checked against a hand count), flags opening events, proposals, idempotent resubmission, the audited
+reading of answers, the purge, and scope."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.http import Http404
+from django.utils import timezone
+
+from wangge.campaigns import services
+from wangge.campaigns.models import (
+    AnswerReveal,
+    CampaignState,
+    CoverageCount,
+    FlagHit,
+    HouseholdScreening,
+    PersonProposal,
+    Visit,
+    VisitMember,
+)
+from wangge.cases.models import Category, Event
+from wangge.core.errors import DomainError
+from wangge.core.testing import COMMUNITY_A, COMMUNITY_B, OTHER_SUBDISTRICT_COMMUNITY, make_user
+from wangge.geo.models import Area
+from wangge.registry import services as registry
+
+pytestmark = pytest.mark.django_db
+KNOWN_ID, NEW_ID = "11010519491231002X", "370103199001011238"
+
+
+def grids(community, count):
+    return list(Area.objects.filter(generation__state="active", level="grid", code__startswith=community)
+                .order_by("code").values_list("code", flat=True)[:count])
+
+
+@pytest.fixture
+def world(district):
+    staff = make_user("subdistrict_staff", COMMUNITY_A[:9])
+    community = make_user("community_staff", COMMUNITY_A)
+    grid, other_grid = grids(COMMUNITY_A, 2)
+    far_grid = grids(COMMUNITY_B, 1)[0]
+    households = [registry.do_create_household(actor=community, number=f"H-{i}", grid_code=grid) for i in range(3)]
+    households.append(registry.do_create_household(actor=community, number="H-other", grid_code=other_grid))
+    far = registry.do_create_household(actor=make_user("community_staff", COMMUNITY_B), number="H-far",
+                                       grid_code=far_grid)
+    known = registry.do_create_person(actor=community, name="张三", id_number=KNOWN_ID, household=households[0],
+                                      grid_code=grid)
+    campaign = services.do_create_campaign(
+        actor=staff, name="冬季入户摸排", purpose="掌握辖区返乡人员健康情况", legal_basis="《传染病防治法》第三十一条",
+        area_code=COMMUNITY_A[:9], target_codes=[COMMUNITY_A], starts_on=date.today(),
+        ends_on=date.today() + timedelta(days=14), retention_days=7)
+    return {"staff": staff, "community": community, "grid": grid, "other_grid": other_grid,
+            "households": households, "far": far, "known": known, "campaign": campaign,
+            "worker": make_user("grid_worker", grid), "other_worker": make_user("grid_worker", far_grid)}
+
+
+def member(**values):
+    row = {"name": "张三", "id_number": KNOWN_ID, "returned": "no", "fever": "no", "contact": "no",
+           "isolation": "none"}
+    row.update(values)
+    return row
+
+
+def running(world):
+    return services.do_start_campaign(world["campaign"], actor=world["staff"])
+
+
+def ledger(campaign, grid):
+    return CoverageCount.objects.get(campaign=campaign, round=campaign.current_round, grid_code=grid)
+
+
+def test_states_and_refusals(world):
+    campaign = world["campaign"]
+    with pytest.raises(DomainError) as err:  # a draft takes no visits
+        services.do_record_visit(campaign, actor=world["worker"], household=world["households"][0],
+                                 status="absent")
+    assert err.value.code == "invalid_transition"
+    with pytest.raises(DomainError) as err:
+        services.do_start_campaign(campaign, actor=world["worker"])
+    assert err.value.status_code == 403
+    campaign = running(world)
+    assert campaign.state == CampaignState.RUNNING and campaign.current_round == 1
+    assert ledger(campaign, world["grid"]).registered == 3
+    assert ledger(campaign, world["other_grid"]).registered == 1
+    with pytest.raises(DomainError):
+        services.do_start_campaign(campaign, actor=world["staff"])
+    campaign = services.do_close_campaign(campaign, actor=world["staff"])
+    assert campaign.purge_due_on == timezone.localdate() + timedelta(days=7)
+    with pytest.raises(DomainError) as err:  # closed: answers are frozen
+        services.do_record_visit(campaign, actor=world["worker"], household=world["households"][0],
+                                 status="absent")
+    assert err.value.field == "campaign"
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"purpose": " "}, "purpose"), ({"legal_basis": ""}, "legal_basis"),
+    ({"target_codes": [OTHER_SUBDISTRICT_COMMUNITY]}, "target_codes"),
+    ({"target_codes": ["999999999999"]}, "target_codes"),
+    ({"ends_on": "2000-01-01"}, "ends_on"), ({"retention_days": -1}, "retention_days"),
+    ({"starts_on": "tomorrow"}, "starts_on"),
+])
+def test_create_refusals(world, changes, field):
+    values = {"name": "x", "purpose": "p", "legal_basis": "l", "area_code": COMMUNITY_A[:9],
+              "target_codes": [COMMUNITY_A], "starts_on": date.today(), "ends_on": date.today()}
+    values.update(changes)
+    with pytest.raises(DomainError) as err:
+        services.do_create_campaign(actor=world["staff"], **values)
+    assert err.value.field == field
+
+
+def test_a_visit_matches_members_proposes_strangers_and_moves_the_ledger(world):
+    campaign = running(world)
+    household = world["households"][0]
+    visit = services.do_record_visit(campaign, actor=world["worker"], household=household, status="visited",
+                                     answers={"members": [member(), member(name="王五", id_number=NEW_ID)]})
+    rows = list(VisitMember.objects.filter(visit=visit).order_by("index"))
+    assert rows[0].person == world["known"] and rows[1].person is None
+    proposal = PersonProposal.objects.get(visit=visit)
+    assert proposal.name == "王五" and proposal.id_number_masked.startswith("370103") and NEW_ID not in str(
+        proposal.__dict__)
+    assert NEW_ID not in visit.answers_enc and "王五" not in visit.answers_enc  # sealed
+    counts = ledger(campaign, world["grid"])
+    assert (counts.visited, counts.members, counts.flagged_members) == (1, 2, 0)
+    # the household called on again: its standing moves, the ledger counts it once
+    services.do_record_visit(campaign, actor=world["worker"], household=household, status="refused")
+    counts = ledger(campaign, world["grid"])
+    assert (counts.visited, counts.refused, counts.members) == (0, 1, 0)
+    assert HouseholdScreening.objects.get(household=household).status == "refused"
+
+
+def test_ledger_equals_a_hand_count(world):
+    campaign = running(world)
+    a, b, c, other = world["households"]
+    worker = world["worker"]
+    services.do_record_visit(campaign, actor=worker, household=a, status="absent")
+    services.do_record_visit(campaign, actor=worker, household=a, status="visited",
+                             answers={"members": [member(returned="yes", return_date="2026-11-20", from_place="武汉",
+                                                         isolation="home")]})
+    services.do_record_visit(campaign, actor=worker, household=b, status="revisit",
+                             revisit_at=timezone.now().isoformat())
+    services.do_record_visit(campaign, actor=make_user("grid_worker", world["other_grid"]), household=other,
+                             status="moved_out")
+    grid = ledger(campaign, world["grid"])
+    assert (grid.registered, grid.visited, grid.absent, grid.revisit, grid.refused, grid.moved_out) == (
+        3, 1, 0, 1, 0, 0)
+    assert grid.registered - grid.visited - grid.absent - grid.revisit - grid.refused - grid.moved_out == 1  # c
+    assert grid.stats == {"arrival": 1, "isolation_home": 1}
+    assert ledger(campaign, world["other_grid"]).moved_out == 1
+    assert c.pk not in HouseholdScreening.objects.values_list("household_id", flat=True)
+
+
+def test_flags_open_events_and_tell_the_grid(world):
+    campaign = running(world)
+    category = Category.objects.get(kind="event", code="0901")
+    services.do_add_flag_rule(campaign, actor=world["staff"], code="fever", label="发热", field="fever",
+                              operator="eq", value="yes", category=category.pk, urgency="urgent")
+    with pytest.raises(DomainError) as err:
+        services.do_add_flag_rule(campaign, actor=world["staff"], code="x", label="x", field="colour",
+                                  operator="eq", value="yes")
+    assert err.value.field == "field"
+    visit = services.do_record_visit(campaign, actor=world["worker"], household=world["households"][0],
+                                     status="visited", answers={"members": [member(), member(
+                                         name="王五", id_number=NEW_ID, fever="yes")]})
+    assert visit.flags == ["fever"]
+    hit = FlagHit.objects.get(visit=visit)
+    assert hit.member_index == 1 and hit.event is not None
+    event = Event.objects.get(pk=hit.event_id)
+    assert event.category == category and event.urgency == "urgent" and event.grid_code == world["grid"]
+    assert "王五" not in event.description and NEW_ID not in event.description
+    assert VisitMember.objects.get(visit=visit, index=1).flagged
+    assert ledger(campaign, world["grid"]).flagged_members == 1
+    assert world["community"].notifications.filter(title__contains="发热").exists()
+
+
+def test_bad_answers_write_nothing(world):
+    campaign = running(world)
+    with pytest.raises(DomainError) as err:
+        services.do_record_visit(campaign, actor=world["worker"], household=world["households"][0],
+                                 status="visited", answers={"members": [member(fever="maybe")]})
+    assert err.value.fields == {"members[0].fever": [err.value.fields["members[0].fever"][0]]}
+    with pytest.raises(DomainError) as err:
+        services.do_record_visit(campaign, actor=world["worker"], household=world["households"][0],
+                                 status="absent", answers={"members": [member()]})
+    assert err.value.field == "answers"
+    assert not Visit.objects.exists() and ledger(campaign, world["grid"]).absent == 0
+
+
+def test_households_outside_the_workers_grids(world):
+    campaign = running(world)
+    with pytest.raises(Http404):  # a target household in another grid
+        services.do_record_visit(campaign, actor=world["worker"], household=world["households"][3],
+                                 status="absent")
+    with pytest.raises(DomainError) as err:  # not a target at all
+        services.do_record_visit(campaign, actor=world["other_worker"], household=world["far"], status="absent")
+    assert err.value.field == "household"
+
+
+def test_resubmitting_an_instance_is_idempotent(world):
+    campaign = running(world)
+    kwargs = {"household": world["households"][0], "status": "visited", "answers": {"members": [member()]},
+              "instance_id": "uuid:4b1c-1"}
+    first = services.do_record_visit(campaign, actor=world["worker"], **kwargs)
+    again = services.do_record_visit(campaign, actor=world["worker"], **kwargs)
+    assert again.pk == first.pk and Visit.objects.count() == 1 and ledger(campaign, world["grid"]).visited == 1
+    with pytest.raises(Http404):  # someone else replaying another's instance id learns nothing
+        services.do_record_visit(campaign, actor=world["other_worker"], **kwargs)
+
+
+def test_a_new_round_starts_coverage_again_and_keeps_the_old(world):
+    campaign = running(world)
+    services.do_record_visit(campaign, actor=world["worker"], household=world["households"][0], status="absent")
+    with pytest.raises(DomainError) as err:
+        services.do_rescreen(campaign, actor=world["staff"], reason="", deadline=None)
+    assert err.value.field == "reason"
+    with pytest.raises(DomainError) as err:
+        services.do_rescreen(campaign, actor=world["staff"], reason="风险地区调整",
+                             deadline=timezone.now() - timedelta(hours=1))
+    assert err.value.field == "deadline"
+    campaign = services.do_rescreen(campaign, actor=world["staff"], reason="风险地区调整",
+                                    deadline=timezone.now() + timedelta(hours=10))
+    assert campaign.current_round == 2
+    assert CoverageCount.objects.get(campaign=campaign, round=1, grid_code=world["grid"]).absent == 1
+    assert ledger(campaign, world["grid"]).absent == 0
+    visit = services.do_record_visit(campaign, actor=world["worker"], household=world["households"][0],
+                                     status="absent")
+    assert visit.round == 2
+
+
+def test_reading_answers_is_audited_and_scoped(world):
+    campaign = running(world)
+    visit = services.do_record_visit(campaign, actor=world["worker"], household=world["households"][0],
+                                     status="visited", answers={"members": [member(fever="yes")]})
+    with pytest.raises(DomainError) as err:  # a grid worker records but does not read back
+        services.do_reveal_answers(visit, actor=world["worker"], reason="核实")
+    assert err.value.status_code == 403
+    with pytest.raises(Http404):
+        services.do_reveal_answers(visit, actor=make_user("community_staff", COMMUNITY_B), reason="核实")
+    with pytest.raises(DomainError) as err:
+        services.do_reveal_answers(visit, actor=world["community"], reason=" ")
+    assert err.value.field == "reason"
+    answers = services.do_reveal_answers(visit, actor=world["community"], reason="核实发热人员", request_id="r1")
+    assert answers["members"][0]["fever"] == "yes" and answers["members"][0]["id_number"] == KNOWN_ID
+    audit = AnswerReveal.objects.get()
+    assert (audit.user, audit.visit, audit.reason, audit.request_id) == (world["community"], visit, "核实发热人员",
+                                                                         "r1")
+
+
+def test_proposal_review(world):
+    campaign = running(world)
+    visit = services.do_record_visit(campaign, actor=world["worker"], household=world["households"][0],
+                                     status="visited", answers={"members": [member(name="王五", id_number=NEW_ID)]})
+    proposal = PersonProposal.objects.get(visit=visit)
+    with pytest.raises(DomainError):
+        services.do_review_proposal(proposal, actor=world["community"], accept=False, note="")
+    proposal = services.do_review_proposal(proposal, actor=world["community"], accept=True)
+    assert proposal.person.name == "王五" and proposal.person.household == world["households"][0]
+    assert registry.find_person_by_id_number(NEW_ID) == proposal.person
+    with pytest.raises(DomainError):
+        services.do_review_proposal(proposal, actor=world["community"], accept=True)
+
+
+def test_purge_after_retention_keeps_only_counts(world):
+    campaign = running(world)
+    visit = services.do_record_visit(campaign, actor=world["worker"], household=world["households"][0],
+                                     status="visited", location={"type": "Point", "coordinates": [117, 36.6]},
+                                     answers={"members": [member(), member(name="王五", id_number=NEW_ID)]})
+    campaign = services.do_close_campaign(campaign, actor=world["staff"])
+    with pytest.raises(DomainError) as err:
+        services.do_purge_campaign(campaign, actor=world["staff"])
+    assert "retention" in err.value.message
+    assert services.purge_due_campaigns(today=timezone.localdate() + timedelta(days=6)) == 0
+    assert services.purge_due_campaigns(today=timezone.localdate() + timedelta(days=7)) == 1
+    visit.refresh_from_db()
+    campaign.refresh_from_db()
+    assert campaign.state == CampaignState.PURGED and visit.answers_enc == "" and visit.location is None
+    assert not PersonProposal.objects.exists()
+    assert not VisitMember.objects.filter(person__isnull=False).exists()
+    assert not VisitMember.objects.exclude(id_number_index="").exists()
+    counts = ledger(campaign, world["grid"])
+    assert (counts.visited, counts.members) == (1, 2)  # the aggregate statistics stay
+    with pytest.raises(DomainError):
+        services.do_reveal_answers(visit, actor=world["community"], reason="x")
