@@ -461,6 +461,9 @@ class PushedList(ScopedModel):
     imported_at = models.DateTimeField(auto_now_add=True)
     rows_total = models.PositiveIntegerField(default=0)
     rows_matched = models.PositiveIntegerField(default=0)
+    # [[key, header], …] in the incoming order (keys: row_id, name, id_number, phone, address): the results go
+    # back under the same headers (or JSON keys), so the pushing system can take them in.
+    columns = models.JSONField(default=list, blank=True, editable=False)
     purged_at = models.DateTimeField(null=True, blank=True)
 
     objects = ScopedQuerySet.as_manager()
@@ -519,6 +522,9 @@ class PushedRow(ScopedModel):
     address = models.CharField(_("address"), max_length=200, blank=True)
     person = models.ForeignKey("registry.Person", null=True, blank=True, on_delete=models.SET_NULL,
                                related_name="+")
+    # The household to call on: the matched person's, or the one living at the matched house (when only one does).
+    household = models.ForeignKey("registry.Household", null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
     grid_code = models.CharField(_("grid"), max_length=15, blank=True)
     match = models.CharField(_("match"), max_length=10, choices=MatchMethod.choices, default=MatchMethod.NONE)
     claim = models.CharField(_("claim"), max_length=10, choices=ClaimState.choices, default=ClaimState.UNCLAIMED)
