@@ -183,7 +183,16 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"AreaKindEnum": "wangge.geo.models.Area.Kind",
                             "UrgencyEnum": "wangge.cases.models.Urgency",
                             "StatusEnum": "wangge.registry.models.PersonStatus",
-                            "OutboxStatusEnum": "wangge.outbox.models.OutboxMessage.Status"},
+                            "OutboxStatusEnum": "wangge.outbox.models.OutboxMessage.Status",
+                            "CampaignStateEnum": "wangge.campaigns.models.CampaignState",
+                            "ProposalStateEnum": "wangge.campaigns.models.ProposalState",
+                            "VisitStatusEnum": "wangge.campaigns.models.VisitStatus",
+                            "VisitSourceEnum": "wangge.campaigns.models.VisitSource",
+                            "WorkerRoleEnum": "wangge.campaigns.models.WorkerRole",
+                            "HouseholdStandingEnum": "wangge.campaigns.api.serializers.STANDING_CHOICES",
+                            "GenerationStateEnum": "wangge.geo.models.Generation.State",
+                            "EventSourceEnum": "wangge.cases.models.EventSource",
+                            "MembershipRoleEnum": "wangge.workforce.models.MembershipRole"},
 }
 
 # The map's base layer. "none" needs no network at all; grids come from our own vector tiles.

@@ -12,6 +12,7 @@ api_v1 = [
     path("registry/", include("wangge.registry.api.coverage_urls")),
     path("workforce/", include("wangge.workforce.api.urls")),
     path("cases/", include("wangge.cases.api.urls")),
+    path("campaigns/", include("wangge.campaigns.api.urls")),
     path("", include("wangge.outbox.api.urls")),
 ]
 

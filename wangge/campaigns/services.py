@@ -665,3 +665,53 @@ def do_add_form_version(*, actor, code, title, definition, title_en="", xlsform=
     last = form.versions.order_by("-number").values_list("number", flat=True).first() or 0
     return FormVersion.objects.create(form=form, number=last + 1, definition=definition, xlsform=xlsform,
                                       xform=xform, created_by=actor)
+
+# ---- editing a draft ---------------------------------------------------------------------------------------------
+
+DRAFT_FIELDS = ("name", "purpose", "legal_basis", "target_kind", "target_codes", "starts_on", "ends_on",
+                "form_version", "daily_deadline", "retention_days")
+
+
+@transaction.atomic
+def do_update_campaign(campaign, *, actor, **changes):
+    """Changes a draft's settings (the organising area stays); checked as on creation. A campaign that has started
+    keeps what its workers were shown."""
+    _manageable(campaign, actor)
+    campaign = _locked(campaign)
+    _expect(campaign, CampaignState.DRAFT)
+    unknown = sorted(set(changes) - set(DRAFT_FIELDS))
+    if unknown:
+        raise DomainError(_("This cannot be changed."), field=unknown[0])
+    for field in ("name", "purpose", "legal_basis"):
+        if field in changes:
+            if not str(changes[field] or "").strip():
+                raise DomainError(_("Required."), field=field)
+            setattr(campaign, field, str(changes[field]).strip()[:200] if field == "name" else
+                    str(changes[field]).strip())
+    if "target_kind" in changes:
+        if changes["target_kind"] not in TargetKind.values:
+            raise DomainError(_("Unknown target."), field="target_kind")
+        campaign.target_kind = changes["target_kind"]
+    if "target_codes" in changes:
+        campaign.target_codes = _target_codes(campaign.area_code, list(changes["target_codes"] or []))
+        campaign.scope_prefixes = _prefixes(campaign.target_codes)
+    for field in ("starts_on", "ends_on"):
+        if field in changes:
+            setattr(campaign, field, _date(changes[field], field))
+    if campaign.ends_on < campaign.starts_on:
+        raise DomainError(_("The campaign ends before it starts."), field="ends_on")
+    if "form_version" in changes:
+        campaign.form_version = _form_version(changes["form_version"])
+    if "daily_deadline" in changes:
+        campaign.daily_deadline = _time(changes["daily_deadline"], "daily_deadline")
+    if "retention_days" in changes:
+        try:
+            days = int(changes["retention_days"])
+        except (TypeError, ValueError) as exc:
+            raise DomainError(_("A whole number of days."), field="retention_days") from exc
+        if not 0 <= days <= MAX_RETENTION_DAYS:
+            raise DomainError(_("Between 0 and %(max)s days.") % {"max": MAX_RETENTION_DAYS}, field="retention_days")
+        campaign.retention_days = days
+    campaign.save()
+    return campaign
+

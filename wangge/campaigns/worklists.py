@@ -33,12 +33,19 @@ def _overlap(codes, targets):
     return sorted(c for c in found if not any(c != other and c.startswith(other) for other in found))
 
 
-def _in_areas(areas):
+def in_areas(areas):
     """grid_code inside any of `areas`: equality for a grid, a prefix for a wider area."""
     query = Q(pk__in=[])
     for code in areas:
         query |= Q(grid_code=code) if len(code) == 15 else Q(grid_code__startswith=code)
     return query
+
+
+def household_count(areas):
+    """How many households lie in `areas` (one indexed count; the API refuses an over-long list with it)."""
+    from wangge.registry.models import Household
+
+    return Household.objects.filter(in_areas(areas)).count() if areas else 0
 
 
 def worker_areas(campaign, user):
@@ -90,7 +97,7 @@ def worker_households(campaign, user, grid_code=None):
     if not areas:
         return []
     rows = list(
-        Household.objects.filter(_in_areas(areas))
+        Household.objects.filter(in_areas(areas))
         .order_by("grid_code", "house__building__number", "house__unit", "house__floor", "house__room", "number")
         .values("id", "number", "grid_code", "house__building_id", "house__building__number",
                 "house__building__name", "house__building__address", "house__unit", "house__floor", "house__room"))
@@ -98,7 +105,7 @@ def worker_households(campaign, user, grid_code=None):
         return []
     standings = {
         row["household_id"]: row
-        for row in HouseholdScreening.objects.filter(_in_areas(areas), campaign=campaign,
+        for row in HouseholdScreening.objects.filter(in_areas(areas), campaign=campaign,
                                                      round=campaign.current_round)
         .values("household_id", "status", "revisit_at", "last_visit_id", "last_visit__visited_at", "members",
                 "flagged_members")
