@@ -437,3 +437,34 @@ def test_leaders_get_no_personal_rows_anywhere(client, running):
     assert client.post(f"{VISITS}{answered.pk}/reveal/", {"reason": "看看"},
                        content_type="application/json").status_code == 403
     assert not AnswerReveal.objects.exists()
+
+
+# ---- the scheduled purge and the admin -----------------------------------------------------------------------------
+
+def test_the_daily_purge_job_purges_what_is_due(running):
+    from wangge.campaigns import jobs
+
+    visit(running, status="visited", answers={"members": [member()]})
+    assert jobs.purge_due(timestamp=0) == {"purged": 0}  # still running
+    services.do_close_campaign(running["campaign"], actor=running["staff"])  # retention 0 days: due today
+    assert jobs.purge_due(timestamp=0) == {"purged": 1}
+    assert Campaign.objects.get(pk=running["campaign"].pk).state == "purged"
+    assert not Visit.objects.exclude(answers_enc="").exists()
+
+
+def test_the_admin_shows_without_answers_and_edits_only_form_titles(client, running):
+    from wangge.campaigns.models import Form
+    from wangge.core.testing import make_superuser
+
+    answered = visit(running, status="visited", answers={"members": [member(name="王五", id_number=NEW_ID)]})
+    client.force_login(make_superuser())
+    page = client.get(f"/admin/campaigns/visit/{answered.pk}/change/")
+    assert page.status_code == 200 and answered.answers_enc[:20] not in page.content.decode()
+    assert "王五" not in page.content.decode()
+    assert client.get("/admin/campaigns/campaign/add/").status_code == 403
+    form = Form.objects.get(code="household-basic")
+    response = client.post(f"/admin/campaigns/form/{form.pk}/change/", {"title": "家庭情况摸排表",
+                                                                         "title_en": "Household form"})
+    assert response.status_code == 302
+    form.refresh_from_db()
+    assert (form.code, form.title) == ("household-basic", "家庭情况摸排表")
