@@ -715,3 +715,20 @@ def do_update_campaign(campaign, *, actor, **changes):
     campaign.save()
     return campaign
 
+
+
+# ---- the ledger's registered persons (campaigns/ledger.py: 人头清) -------------------------------------------------
+
+def count_registered_persons(campaign, round_number):
+    """Writes each grid's registered persons (normal status) into the round's ledger rows, as `registered` holds
+    its households: the ledger's 人头清 compares the persons screened with them. For _open_round, in its transaction
+    after the rows are inserted (one UPDATE: a count per grid from the person index on grid_code). Rows left None
+    are counted live by the ledger."""
+    from wangge.registry.models import Person, PersonStatus
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {CoverageCount._meta.db_table} c SET registered_persons = (SELECT count(*) FROM "
+            f"{Person._meta.db_table} p WHERE p.grid_code = c.grid_code AND p.status = %s) "
+            "WHERE c.campaign_id = %s AND c.round = %s", [PersonStatus.NORMAL, campaign.pk, round_number])
+        return cursor.rowcount

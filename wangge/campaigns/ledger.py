@@ -1,0 +1,264 @@
+"""The coverage ledger of a screening campaign (issue 5 §4; docs/campaigns-coverage.md): per grid, community,
+subdistrict or district — households registered, visited, absent, refused, moved out, with a revisit scheduled,
+pending, revisits due; persons screened against persons registered; flagged persons; the coverage rate; and the
+"四清" status of each area.
+
+Read from the ledger rows the visit service keeps per grid and round (CoverageCount: one row per grid, updated with
+every visit), summed by code prefix — a few thousand rows for a whole district, not hundreds of thousands of
+visits. Three small per-grid counts come from partial indexes: the standing revisits that are due, the standing
+calls not placed inside their grid (位置清), and the flags whose event is not yet in hand (管控清).
+
+Who sees what: the rows inside the user's VIEW_CAMPAIGN scope, and inside their VIEW_AGGREGATES scope (leaders):
+the ledger holds counts only, never a person.
+"""
+
+from django.db.models import Count, Exists, OuterRef, Q
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from wangge.accounts.roles import VIEW_AGGREGATES, VIEW_CAMPAIGN
+from wangge.cases.models import EventState
+from wangge.core.errors import DomainError
+from wangge.core.scope import EVERYWHERE, scope_codes
+from wangge.geo import codes as area_codes
+
+from .models import Campaign, CoverageCount, FlagHit, HouseholdScreening, Visit, VisitStatus
+
+LEVELS = {area_codes.GRID: 15, area_codes.COMMUNITY: 12, area_codes.SUBDISTRICT: 9, area_codes.DISTRICT: 6}
+# Households by their standing in the round (pending is what is left of `registered`).
+STANDINGS = ("visited", "absent", "refused", "moved_out", "revisit")
+COUNTS = ("registered", *STANDINGS, "pending", "revisits_due", "members", "registered_persons", "flagged_members",
+          "flags_open", "outside_grid", "unlocated")
+CLEAR = ("households", "persons", "location", "control")  # 人数清, 人头清, 位置清, 管控清
+# The per-grid figures a choropleth may colour by: metric → (label, unit).
+METRICS = {
+    "coverage": (gettext_lazy("Coverage"), "percent"),
+    "pending": (gettext_lazy("Households pending"), "count"),
+    "visited": (gettext_lazy("Households visited"), "count"),
+    "revisits_due": (gettext_lazy("Revisits due"), "count"),
+    "members": (gettext_lazy("Persons screened"), "count"),
+    "flagged_members": (gettext_lazy("Flagged persons"), "count"),
+    "four_clear": (gettext_lazy("All four clear (四清)"), "flag"),
+}
+
+
+# ---- access --------------------------------------------------------------------------------------------------------
+
+def ledger_codes(user):
+    """The area codes whose ledger rows `user` may read: VIEW_CAMPAIGN or VIEW_AGGREGATES (counts only either way),
+    EVERYWHERE, or an empty tuple."""
+    found = set()
+    for action in (VIEW_CAMPAIGN, VIEW_AGGREGATES):
+        codes = scope_codes(user, action)
+        if codes is EVERYWHERE:
+            return EVERYWHERE
+        found.update(codes)
+    # a code inside another one adds nothing
+    return tuple(sorted(code for code in found if not any(code != other and code.startswith(other)
+                                                           for other in found)))
+
+
+def visible_campaigns(user):
+    """The campaigns whose ledger `user` may read: those touching their VIEW_CAMPAIGN or VIEW_AGGREGATES scope."""
+    return (Campaign.objects.visible_to(user, VIEW_CAMPAIGN) | Campaign.objects.visible_to(user, VIEW_AGGREGATES))
+
+
+def ledger_campaign(user, pk):
+    """The campaign `pk` if its ledger is the user's to read, else Http404 (missing and forbidden alike)."""
+    if not str(pk).isdigit():
+        raise Http404
+    campaign = visible_campaigns(user).filter(pk=int(pk)).first()
+    if campaign is None:
+        raise Http404
+    return campaign
+
+
+def resolve_round(campaign, value):
+    """The round asked for (default: the current one): 400 for anything but one of the campaign's rounds."""
+    if value in (None, ""):
+        return campaign.current_round
+    text = str(value).strip()
+    if not text.isdigit() or not 1 <= int(text) <= campaign.current_round:
+        if campaign.current_round:
+            message = _("Choose a round from 1 to %(n)s.") % {"n": campaign.current_round}
+        else:
+            message = _("The campaign has not started: it has no rounds yet.")
+        raise DomainError(message, field="round")
+    return int(text)
+
+
+def resolve_level(value):
+    level = str(value or area_codes.GRID).strip()
+    if level not in LEVELS:
+        raise DomainError(_("Choose a level: %(levels)s.") % {"levels": ", ".join(LEVELS)}, field="level")
+    return level
+
+
+def resolve_area(user, value, level=area_codes.GRID):
+    """The area to read (a 6/9/12/15-digit code, or None for the whole scope): 400 for a malformed code or one finer
+    than `level`, 404 for an area that neither lies in the user's scope nor contains part of it."""
+    if value in (None, ""):
+        return None
+    code = str(value).strip()
+    if area_codes.level_of(code) is None:
+        raise DomainError(_("An area code has 6, 9, 12 or 15 digits."), field="area")
+    if len(code) > LEVELS[level]:
+        raise DomainError(_("The rows' level must not be above the area's."), field="level")
+    codes = ledger_codes(user)
+    if codes is not EVERYWHERE and not any(code.startswith(c) or c.startswith(code) for c in codes):
+        raise Http404
+    return code
+
+
+def within_scope(queryset, field, codes, area):
+    """`queryset` narrowed to the grids under `area` (if any) and inside `codes` (a code prefix is a subtree)."""
+    if area:
+        queryset = queryset.filter(**{f"{field}__startswith": area})
+    if codes is not EVERYWHERE:
+        query = Q(pk__in=[])
+        for code in codes:
+            if area and not (code.startswith(area) or area.startswith(code)):
+                continue
+            query |= Q(**{f"{field}__startswith": code})
+        queryset = queryset.filter(query)
+    return queryset
+
+
+# ---- the per-grid counts -------------------------------------------------------------------------------------------
+
+def _grid_counts(campaign, round_number, codes, area, now):
+    """{grid code: {count: n}} for the grids of the round in scope, every COUNTS key filled."""
+    rows = within_scope(CoverageCount.objects.filter(campaign=campaign, round=round_number), "grid_code", codes, area)
+    grids = {}
+    for row in rows.values("grid_code", "registered", *STANDINGS, "members", "registered_persons",
+                           "flagged_members").order_by():
+        code = row.pop("grid_code")
+        row["pending"] = max(0, row["registered"] - sum(row[name] for name in STANDINGS))
+        row.update(revisits_due=0, flags_open=0, outside_grid=0, unlocated=0)
+        grids[code] = row
+    if not grids:
+        return grids
+
+    # Revisits due: standing revisits whose time has come (or that were given none), from the partial index.
+    due = within_scope(HouseholdScreening.objects.filter(campaign=campaign, round=round_number,
+                                                    status=VisitStatus.REVISIT), "grid_code", codes, area)
+    due = due.filter(Q(revisit_at__isnull=True) | Q(revisit_at__lte=now))
+    for code, n in due.values_list("grid_code").annotate(n=Count("*")).order_by():
+        if code in grids:
+            grids[code]["revisits_due"] = n
+
+    # 位置清: the households' standing calls made outside their grid or without a GPS fix (partial index on visits).
+    standing = HouseholdScreening.objects.filter(last_visit=OuterRef("pk"))
+    placed = within_scope(Visit.objects.filter(campaign=campaign, round=round_number)
+                     .filter(Q(inside_grid=False) | Q(inside_grid__isnull=True)), "grid_code", codes, area)
+    counted = (placed.filter(Exists(standing)).values("grid_code")
+               .annotate(outside=Count("id", filter=Q(inside_grid=False)),
+                         unlocated=Count("id", filter=Q(inside_grid__isnull=True))).order_by())
+    for row in counted:
+        if row["grid_code"] in grids:
+            grids[row["grid_code"]].update(outside_grid=row["outside"], unlocated=row["unlocated"])
+
+    # 管控清: flags of the standing calls whose rule opens an event, and whose event is missing or not yet taken up.
+    hits = within_scope(FlagHit.objects.filter(rule__campaign=campaign, rule__category__isnull=False,
+                                          visit__round=round_number), "visit__grid_code", codes, area)
+    hits = hits.filter(Exists(HouseholdScreening.objects.filter(last_visit=OuterRef("visit_id"))))
+    hits = hits.filter(Q(event__isnull=True) | Q(event__state=EventState.REPORTED))
+    for code, n in hits.values_list("visit__grid_code").annotate(n=Count("*")).order_by():
+        if code in grids:
+            grids[code]["flags_open"] = n
+
+    # 人头清: the registered persons counted when the round opened, else the registry's count now.
+    uncounted = [code for code, row in grids.items() if row["registered_persons"] is None]
+    if uncounted:
+        from wangge.registry.models import Person, PersonStatus
+
+        persons = within_scope(Person.objects.filter(status=PersonStatus.NORMAL), "grid_code", codes, area)
+        live = dict(persons.values_list("grid_code").annotate(n=Count("*")).order_by())
+        for code in uncounted:
+            grids[code]["registered_persons"] = live.get(code, 0)
+    return grids
+
+
+def _clear(row):
+    """The 四清 of one grid's (or a sum's) counts."""
+    return {"households": row["pending"] == 0,
+            "persons": row["members"] >= row["registered_persons"],
+            "location": row["outside_grid"] == 0 and row["unlocated"] == 0,
+            "control": row["flags_open"] == 0}
+
+
+def _empty():
+    return {**{name: 0 for name in COUNTS}, "grids": 0, "_unclear": dict.fromkeys(CLEAR, 0)}
+
+
+def _add(total, row):
+    for name in COUNTS:
+        total[name] += row[name]
+    total["grids"] += 1
+    for name, clear in _clear(row).items():
+        if not clear:
+            total["_unclear"][name] += 1
+
+
+def _finish(total, code, name):
+    """The output row: counts, the coverage rate (households visited / registered, None without households) and the
+    四清 — an area is clear on a count when every one of its grids is."""
+    unclear = total.pop("_unclear")
+    four = {key: unclear[key] == 0 for key in CLEAR}
+    four["all"] = all(four.values())
+    rate = round(total["visited"] / total["registered"], 4) if total["registered"] else None
+    return {"code": code, "name": name, **total, "coverage_rate": rate, "four_clear": four}
+
+
+def coverage(campaign, *, user, round=None, level=area_codes.GRID, area=None, now=None):
+    """The coverage ledger of `campaign` for `user`: one row per area of `level` (under `area` when given) with
+    grids in the user's scope, and the totals. 400 (DomainError) for an unknown level or round or a malformed area,
+    404 for an area outside the user's scope. Callers check the campaign first (ledger_campaign)."""
+    level = resolve_level(level)
+    area = resolve_area(user, area, level)
+    round_number = resolve_round(campaign, round)
+    codes = ledger_codes(user)
+    now = now or timezone.now()
+    grids = _grid_counts(campaign, round_number, codes, area, now) if codes else {}
+    width = LEVELS[level]
+    sums, total = {}, _empty()
+    for code in sorted(grids):
+        row = grids[code]
+        _add(sums.setdefault(code[:width], _empty()), row)
+        _add(total, row)
+    from wangge.geo.models import Area
+
+    names = dict(Area.objects.current().filter(code__in=[*sums, *([area] if area else [])])
+                 .values_list("code", "name"))
+    return {
+        "campaign": campaign.pk, "round": round_number or None, "rounds": campaign.current_round,
+        "level": level, "area": area, "as_of": now,
+        "totals": _finish(total, area, names.get(area, "") if area else ""),
+        "rows": [_finish(sums[code], code, names.get(code, "")) for code in sorted(sums)],
+    }
+
+
+def grid_figure(campaign, *, user, metric="coverage", round=None, area=None, now=None):
+    """One figure per grid for a choropleth, shaped as the resident map's counts (registry/mapstats.grid_counts):
+    {"metric", "label", "unit", "round", "counts": {grid code: value}, "total"}. Units: "percent" (0–100, one
+    decimal; grids without households are absent), "count", or "flag" (1 when the grid is 四清, else 0)."""
+    if metric not in METRICS:
+        raise DomainError(_("Choose a metric: %(metrics)s.") % {"metrics": ", ".join(METRICS)}, field="metric")
+    ledger = coverage(campaign, user=user, round=round, level=area_codes.GRID, area=area, now=now)
+    label, unit = METRICS[metric]
+    counts = {}
+    for row in ledger["rows"]:
+        counts[row["code"]] = _figure(row, metric)
+    counts = {code: value for code, value in counts.items() if value is not None}
+    return {"metric": metric, "label": str(label), "unit": unit, "round": ledger["round"], "counts": counts,
+            "total": _figure(ledger["totals"], metric)}
+
+
+def _figure(row, metric):
+    if metric == "coverage":
+        return None if row["coverage_rate"] is None else round(row["coverage_rate"] * 100, 1)
+    if metric == "four_clear":
+        return int(row["four_clear"]["all"])
+    return row[metric]
