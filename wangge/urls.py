@@ -30,6 +30,7 @@ urlpatterns = [
     path("", include("wangge.core.urls")),
     path("registry/", include("wangge.registry.urls")),
     path("cases/", include("wangge.cases.urls")),
+    path("campaigns/", include("wangge.campaigns.urls")),
     path("", include("wangge.geo.urls")),
     path("", include("wangge.registry.coverage_urls")),
 ]
