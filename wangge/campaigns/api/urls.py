@@ -4,6 +4,7 @@ detail routes are digits only, so a fixed path such as forms/upload/ beside them
 from rest_framework.routers import SimpleRouter
 
 from .campaigns import CampaignViewSet, FormViewSet
+from .ledger import urlpatterns as ledger_urls
 from .visits import ProposalViewSet, VisitViewSet
 
 router = SimpleRouter()
@@ -12,4 +13,4 @@ router.register("visits", VisitViewSet, basename="campaign-visit")
 router.register("proposals", ProposalViewSet, basename="campaign-proposal")
 router.register("forms", FormViewSet, basename="campaign-form")
 
-urlpatterns = [*router.urls]
+urlpatterns = [*ledger_urls, *router.urls]

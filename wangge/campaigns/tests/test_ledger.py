@@ -243,3 +243,49 @@ def test_the_choropleth_figure(screening):
     with pytest.raises(DomainError) as err:
         ledger.grid_figure(campaign, user=staff, metric="persons")
     assert err.value.field == "metric"
+
+
+# ---- the API -------------------------------------------------------------------------------------------------------
+
+def url(campaign, tail="coverage/"):
+    return f"/api/v1/campaigns/campaigns/{campaign.pk}/{tail}"
+
+
+def test_coverage_api(client, screening):
+    campaign, staff = screening["campaign"], screening["staff"]
+    client.force_login(staff)
+    response = client.get(url(campaign), {"level": "community"})
+    assert response.status_code == 200, response.content
+    assert_matches_schema(response, "/api/v1/campaigns/campaigns/{id}/coverage/")
+    body = response.json()
+    assert [row["code"] for row in body["rows"]] == [COMMUNITY_A, COMMUNITY_B]
+    assert body["rows"][0]["pending"] == 0 and body["totals"]["pending"] == 1
+    assert body["rows"][0]["four_clear"]["households"] is True
+    for query, field in (({"level": "street"}, "level"), ({"area": "12"}, "area"), ({"round": "9"}, "round"),
+                         ({"round": "x"}, "round"), ({"area": COMMUNITY_A, "level": "district"}, "level")):
+        response = client.get(url(campaign), query)
+        assert response.status_code == 400 and field in response.json()["error"]["fields"], (query, response.content)
+    # a leader reads the counts
+    client.force_login(make_user("leader", "370103"))
+    assert client.get(url(campaign), {"level": "district"}).json()["totals"]["registered"] == 7
+    # outside the scope: the same 404 as for no campaign at all
+    stranger = make_user("community_staff", OTHER_SUBDISTRICT_COMMUNITY)
+    assert_cross_scope_denied(client, stranger, url(campaign))
+    assert_cross_scope_denied(client, screening["community_b"], url(campaign) + f"?area={COMMUNITY_A}")
+    assert_cross_scope_denied(client, staff, f"/api/v1/campaigns/campaigns/{campaign.pk + 999}/coverage/")
+    client.logout()
+    assert client.get(url(campaign)).status_code in (401, 403)
+
+
+def test_choropleth_api(client, screening):
+    campaign = screening["campaign"]
+    client.force_login(screening["community_a"])
+    response = client.get(url(campaign, "coverage/grids/"), {"metric": "coverage"})
+    assert response.status_code == 200
+    assert_matches_schema(response, "/api/v1/campaigns/campaigns/{id}/coverage/grids/")
+    assert response.json()["counts"] == {screening["g1"]: 25.0, screening["g2"]: 50.0}  # community A's grids only
+    assert response["Cache-Control"] == "private, no-cache"
+    response = client.get(url(campaign, "coverage/grids/"), {"metric": "nonsense"})
+    assert response.status_code == 400 and "metric" in response.json()["error"]["fields"]
+    assert_cross_scope_denied(client, make_user("grid_worker", OTHER_SUBDISTRICT_COMMUNITY),
+                              url(campaign, "coverage/grids/"))

@@ -11,10 +11,17 @@ from django.http import Http404
 from django.utils import timezone
 
 from wangge.campaigns import reports, services
-from wangge.campaigns.exporters import statistics_xlsx
+from wangge.campaigns.exporters import CONTENT_TYPE, statistics_xlsx
 from wangge.campaigns.models import DailyReport, MissingReportNotice
 from wangge.core.errors import DomainError
-from wangge.core.testing import COMMUNITY_A, COMMUNITY_B, OTHER_SUBDISTRICT_COMMUNITY, make_user
+from wangge.core.testing import (
+    COMMUNITY_A,
+    COMMUNITY_B,
+    OTHER_SUBDISTRICT_COMMUNITY,
+    assert_cross_scope_denied,
+    assert_matches_schema,
+    make_user,
+)
 from wangge.geo.models import Area
 from wangge.registry import services as registry
 from wangge.workforce.models import GridPost
@@ -280,3 +287,79 @@ def test_leaders_and_other_subdistricts(stats_world):
     leader = make_user("leader", OTHER_SUBDISTRICT_COMMUNITY[:9])
     got = table(reports.statistics(stats_world["campaign"], user=leader, cutoff="2025-03-04"))
     assert set(got) == {OTHER_SUBDISTRICT_COMMUNITY[:9], "total"} and got["total"]["persons"] == (0, 1)
+
+
+# ---- the API -------------------------------------------------------------------------------------------------------
+
+def api(world, tail):
+    return f"/api/v1/campaigns/campaigns/{world['campaign'].pk}/{tail}"
+
+
+SCHEMA = "/api/v1/campaigns/campaigns/{id}/"
+
+
+def test_daily_reports_api(client, world, clock):
+    visit(world, "a", "g1", "2025-03-04 10:00", members=[member()])
+    clock.at("2025-03-04 19:00")
+    worker = world["workers"][world["g1"]]
+    client.force_login(worker)
+    body = {"grid_code": world["g1"], "day": "2025-03-04", "note": "正常"}
+    response = client.post(api(world, "daily-reports/"), body, content_type="application/json")
+    assert response.status_code == 201, response.content
+    assert_matches_schema(response, SCHEMA + "daily-reports/", "post")
+    assert response.json()["visited"] == 1 and response.json()["deadline"].startswith("2025-03-05T08:00")
+    response = client.post(api(world, "daily-reports/"), body, content_type="application/json")
+    assert response.status_code == 200  # corrected before the deadline
+    for changes, field in (({"zero": True}, "zero"), ({"day": "2025-13-01"}, "day"), ({"day": "2025-03-06"}, "day"),
+                           ({"grid_code": ""}, "grid_code")):
+        response = client.post(api(world, "daily-reports/"), {**body, **changes}, content_type="application/json")
+        assert response.status_code == 400 and field in response.json()["error"]["fields"], (changes, response.content)
+    # another grid, another campaign's scope, a leader: 404 (a leader may read the counts, not the reports)
+    assert_cross_scope_denied(client, worker, api(world, "daily-reports/"), method="post",
+                              data={**body, "grid_code": world["g3"], "zero": True}, allowed=(404,))
+    assert_cross_scope_denied(client, make_user("leader", "370103"), api(world, "daily-reports/"), method="post",
+                              data=body, allowed=(404,))
+    # the list: the community's staff see their grids' reports
+    client.force_login(world["community_a"])
+    response = client.get(api(world, "daily-reports/"), {"day": "2025-03-04"})
+    assert response.status_code == 200
+    assert_matches_schema(response, SCHEMA + "daily-reports/")
+    assert [row["grid_code"] for row in response.json()["results"]] == [world["g1"]]
+    assert client.get(api(world, "daily-reports/"), {"late": "maybe"}).status_code == 400
+    client.force_login(make_user("community_staff", COMMUNITY_B))
+    assert client.get(api(world, "daily-reports/")).json()["results"] == []
+    assert_cross_scope_denied(client, make_user("leader", "370103"), api(world, "daily-reports/"))
+
+
+def test_missing_reports_api(client, world, clock):
+    client.force_login(world["community_a"])
+    response = client.get(api(world, "daily-reports/missing/"), {"day": "2025-03-04"})
+    assert response.status_code == 200
+    assert_matches_schema(response, SCHEMA + "daily-reports/missing/")
+    body = response.json()
+    assert [grid["code"] for grid in body["grids"]] == sorted([world["g1"], world["g2"]])
+    assert body["overdue"] is True and body["count"] == 2
+    for query in ({}, {"day": "4.3.2025"}, {"day": "2025-03-06"}, {"day": "2025-02-01"}):
+        response = client.get(api(world, "daily-reports/missing/"), query)
+        assert response.status_code == 400 and "day" in response.json()["error"]["fields"], query
+    assert_cross_scope_denied(client, make_user("community_staff", "370104"),
+                              api(world, "daily-reports/missing/") + "?day=2025-03-04")
+
+
+def test_statistics_api(client, stats_world):
+    world = stats_world
+    client.force_login(make_user("leader", "370103"))
+    response = client.get(api(world, "statistics/"), {"cutoff": "2025-03-04"})
+    assert response.status_code == 200
+    assert_matches_schema(response, SCHEMA + "statistics/")
+    assert response.json()["totals"]["persons"] == {"day": 3, "cumulative": 4}
+    for query in ({"cutoff": "2025-03-06"}, {"cutoff": "yesterday"}, {"level": "grid"}, {"round": "2"}):
+        response = client.get(api(world, "statistics/"), query)
+        assert response.status_code == 400, query
+    response = client.get(api(world, "statistics.xlsx"), {"cutoff": "2025-03-04"})
+    assert response.status_code == 200 and response["Content-Type"] == CONTENT_TYPE
+    assert "statistics-2025-03-04.xlsx" in response["Content-Disposition"]
+    assert client.get(api(world, "statistics.xlsx"), {"cutoff": "2025-03-09"}).status_code == 400
+    stranger = make_user("department", "370103")
+    assert_cross_scope_denied(client, stranger, api(world, "statistics/"))
+    assert_cross_scope_denied(client, stranger, api(world, "statistics.xlsx"))
