@@ -1,10 +1,11 @@
 """/api/v1/campaigns/…: one router for the campaigns app. Add a viewset with one `router.register` line (ids in our
 detail routes are digits only, so a fixed path such as forms/upload/ beside them is never taken for an id)."""
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from .campaigns import CampaignViewSet, FormViewSet
-from .ledger import urlpatterns as ledger_urls
+from .forms import XFormView, XLSFormDownloadView, XLSFormUploadView
 from .visits import ProposalViewSet, VisitViewSet
 
 router = SimpleRouter()
@@ -13,4 +14,10 @@ router.register("visits", VisitViewSet, basename="campaign-visit")
 router.register("proposals", ProposalViewSet, basename="campaign-proposal")
 router.register("forms", FormViewSet, basename="campaign-form")
 
-urlpatterns = [*ledger_urls, *router.urls]
+form_urls = [
+    path("forms/upload/", XLSFormUploadView.as_view(), name="campaign-form-upload"),
+    path("form-versions/<int:pk>/xform/", XFormView.as_view(), name="campaign-form-version-xform"),
+    path("form-versions/<int:pk>/xlsform/", XLSFormDownloadView.as_view(), name="campaign-form-version-xlsform"),
+]
+
+urlpatterns = [*form_urls, *router.urls]
