@@ -6,7 +6,7 @@ Each job is a thin caller of a service: the rules live in services.py (the purge
 import pghistory
 from procrastinate.contrib.django import app
 
-from . import services
+from . import reports, services
 
 
 @app.periodic(cron="30 2 * * *", periodic_id="campaigns.purge_due")
@@ -18,10 +18,13 @@ def purge_due(timestamp: int | None = None):
         return {"purged": services.purge_due_campaigns()}
 
 
-# ---- daily-report deadline (hook) ------------------------------------------------------------------------------------
-# The job that follows each campaign's daily reporting deadline (missing reports listed and the grid's chain told)
-# belongs to wangge/campaigns/reports.py; its owner declares it here, in the same shape as purge_due above:
-#
-#     @app.periodic(cron=…, periodic_id="campaigns.daily_report_deadline")
-#     @app.task(queue="campaigns", name="campaigns.daily_report_deadline")
-#     def daily_report_deadline(timestamp: int | None = None): … reports.…
+# ---- daily-report deadline ----------------------------------------------------------------------------------------
+
+@app.periodic(cron="*/10 * * * *", periodic_id="campaigns.daily_report_deadline")
+@app.task(queue="campaigns", name="campaigns.daily_report_deadline")
+def daily_report_deadline(timestamp: int | None = None):
+    """Every ten minutes (campaigns set their own deadlines): for each running campaign whose latest daily deadline
+    has passed since the last reminder, the grid chief and community staff of every grid still missing that day's
+    report are told, once per campaign and day (reports.notify_missing_reports). Returns {campaign id: grids}."""
+    with pghistory.context(job="campaigns.daily_report_deadline"):
+        return {str(pk): grids for pk, grids in reports.notify_missing_reports().items()}

@@ -10,7 +10,7 @@ import pytest
 from django.http import Http404
 from django.utils import timezone
 
-from wangge.campaigns import reports, services
+from wangge.campaigns import jobs, reports, services
 from wangge.campaigns.exporters import CONTENT_TYPE, statistics_xlsx
 from wangge.campaigns.models import DailyReport, MissingReportNotice
 from wangge.core.errors import DomainError
@@ -196,9 +196,9 @@ def test_missing_reports_and_the_reminder(world, clock):
     handled = reports.notify_missing_reports()
     assert handled == {world["campaign"].pk: 4}
     assert MissingReportNotice.objects.get(day=date(2025, 3, 3)).grids == 4
-    clock.at("2025-03-05 08:30")
-    assert reports.notify_missing_reports() == {world["campaign"].pk: 3}
-    assert reports.notify_missing_reports() == {}  # once per day
+    clock.at("2025-03-05 08:30")  # the periodic job, as the worker runs it
+    assert jobs.daily_report_deadline(timestamp=0) == {str(world["campaign"].pk): 3}
+    assert jobs.daily_report_deadline(timestamp=0) == {}  # once per day
     notice = MissingReportNotice.objects.get(day=date(2025, 3, 4))
     assert (notice.grids, notice.recipients) == (3, 3 + 1)  # three chiefs, community A's staff
     g2_chief = world["chiefs"][world["g2"]].notifications.filter(title__contains="2025-03-04").get()
