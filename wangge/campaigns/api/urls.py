@@ -6,6 +6,8 @@ from rest_framework.routers import SimpleRouter
 
 from .campaigns import CampaignViewSet, FormViewSet
 from .forms import XFormView, XLSFormDownloadView, XLSFormUploadView
+from .lists import PushedListViewSet, PushedRowViewSet
+from .lists import urlpatterns as list_urls
 from .visits import ProposalViewSet, VisitViewSet
 
 router = SimpleRouter()
@@ -13,6 +15,8 @@ router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("visits", VisitViewSet, basename="campaign-visit")
 router.register("proposals", ProposalViewSet, basename="campaign-proposal")
 router.register("forms", FormViewSet, basename="campaign-form")
+router.register("lists", PushedListViewSet, basename="pushed-list")
+router.register("list-rows", PushedRowViewSet, basename="pushed-row")
 
 form_urls = [
     path("forms/upload/", XLSFormUploadView.as_view(), name="campaign-form-upload"),
@@ -20,4 +24,4 @@ form_urls = [
     path("form-versions/<int:pk>/xlsform/", XLSFormDownloadView.as_view(), name="campaign-form-version-xlsform"),
 ]
 
-urlpatterns = [*form_urls, *router.urls]
+urlpatterns = [*form_urls, *list_urls, *router.urls]
