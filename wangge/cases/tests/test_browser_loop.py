@@ -2,14 +2,17 @@
 a 375×667 phone, whose GPS (faked) stands inside their grid, reports an event with a photo; the command centre
 accepts it and dispatches it to the routed department (preselected); the department's handler signs, handles and
 feeds back on a phone, the GPS going with each action; the supervision centre verifies and closes; the case page then
-shows the whole timeline and the photos — and not a single request leaves the server."""
+shows the whole timeline and the photos, and the grid's KPIs have moved — and not a single request leaves the
+server."""
 
 import io
 from datetime import date
 from pathlib import Path
 
 import pytest
+from django.apps import apps
 from django.conf import settings
+from django.utils import timezone
 from PIL import Image
 
 from wangge.cases.models import Category, RoutingRole, RoutingRule
@@ -25,6 +28,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--u
 WAIT_MS = 20_000
 PASSWORD = "Wangge-demo-2026"
 PHONE = {"width": 375, "height": 667}
+# The KPI app (issue 4 §6, /api/v1/kpi/) lands on its own; where it is installed, the loop checks the KPIs move.
+KPI_INSTALLED = apps.is_installed("wangge.kpi")
 DESKTOP = {"width": 1280, "height": 800}
 
 
@@ -124,10 +129,24 @@ class Session:
         return self.page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
 
 
+def kpi_row(session, grid_code):
+    """The grid's row of the KPI figures for this month (zeros when it has none yet), read through the API."""
+    period = timezone.localdate().strftime("%Y-%m")
+    response = session.page.request.get(f"{session.base}/api/v1/kpi/?level=grid&period={period}&area={grid_code}")
+    assert response.status == 200, response.text()
+    rows = [row for row in response.json()["rows"] if row["code"] == grid_code]
+    return rows[0] if rows else {"reported": 0, "closed": 0, "dispatched": 0, "handled": 0, "score": None}
+
+
 def test_report_dispatch_handle_verify_close(live_server, cast, browser, tmp_path):
     base, requests = live_server.url, []
     shots = Path(settings.BASE_DIR / "var" / "screenshots")
     shots.mkdir(parents=True, exist_ok=True)
+
+    # The grid's KPIs for this month, as the command centre reads them before anything happens.
+    command = Session(browser, base, cast["command"], requests)
+    command.log_in("/cases/")
+    before = kpi_row(command, cast["grid"].code) if KPI_INSTALLED else None
 
     # A grid worker on a phone reports what they see, located by the phone's GPS.
     worker = Session(browser, base, cast["worker"], requests, phone=True, point=cast["point"])
@@ -155,9 +174,8 @@ def test_report_dispatch_handle_verify_close(live_server, cast, browser, tmp_pat
     assert worker.fits_the_screen()
 
     # The command centre finds it on the board, accepts it and dispatches it to the routed department.
-    command = Session(browser, base, cast["command"], requests)
-    command.log_in("/cases/")
     page = command.page
+    page.reload()
     row = page.locator(f"tr.event-row[data-case='{case_number}']")
     page.screenshot(path=str(shots / "event-board.png"))
     assert row.locator(".state").inner_text() == "已上报"
@@ -233,6 +251,14 @@ def test_report_dispatch_handle_verify_close(live_server, cast, browser, tmp_pat
     page.wait_for_function("() => [...document.querySelectorAll('#attachments img')]"
                            ".every(img => img.complete && img.naturalWidth === 64)")
     page.screenshot(path=str(shots / "event-closed.png"), full_page=True)
+
+    if KPI_INSTALLED:
+        # Its KPIs moved: one more report, dispatched, handled and closed, in the grid's row for the month.
+        after = kpi_row(supervision, cast["grid"].code)
+        assert after["reported"] == before["reported"] + 1 and after["closed"] == before["closed"] + 1
+        assert after["dispatched"] == before["dispatched"] + 1 and after["handled"] == before["handled"] + 1
+        assert isinstance(after["score"], int | float)
+        assert page.goto(f"{base}/kpi/").status == 200  # and the KPI page opens for the supervision centre
 
     for session in (worker, command, handler, supervision):
         session.context.close()
