@@ -90,13 +90,14 @@ def day_counts(campaign, grid_code, day):
     """{"calls", "visited", "flagged_members"} of `day`'s visits in the grid: every call; the households found
     (each once); the flagged members of each household's latest call of the day."""
     start, end = _day_span(day)
-    latest = {}
-    for visit_id, household, status in (Visit.objects.filter(campaign=campaign, grid_code=grid_code,
-                                                             visited_at__gte=start, visited_at__lt=end)
-                                        .order_by("visited_at", "id").values_list("id", "household_id", "status")):
-        latest[household] = (visit_id, status)
-    calls = Visit.objects.filter(campaign=campaign, grid_code=grid_code, visited_at__gte=start,
-                                 visited_at__lt=end).count()
+    # every round named, so the (campaign, round, grid_code) index finds the grid's visits
+    visits = Visit.objects.filter(campaign=campaign, round__in=range(1, campaign.current_round + 1),
+                                  grid_code=grid_code, visited_at__gte=start, visited_at__lt=end)
+    latest, calls = {}, 0
+    for visit_id, household, status in visits.order_by("visited_at", "id").values_list("id", "household_id",
+                                                                                       "status"):
+        latest[household or f"visit {visit_id}"] = (visit_id, status)  # a pushed row's call has no household
+        calls += 1
     found = [visit_id for visit_id, status in latest.values() if status == VisitStatus.VISITED]
     flagged = VisitMember.objects.filter(visit_id__in=found, flagged=True).count() if found else 0
     return {"calls": calls, "visited": len(found), "flagged_members": flagged}
