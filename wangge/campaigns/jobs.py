@@ -28,3 +28,17 @@ def daily_report_deadline(timestamp: int | None = None):
     report are told, once per campaign and day (reports.notify_missing_reports). Returns {campaign id: grids}."""
     with pghistory.context(job="campaigns.daily_report_deadline"):
         return {str(pk): grids for pk, grids in reports.notify_missing_reports().items()}
+
+
+# ---- pushed lists -------------------------------------------------------------------------------------------------
+
+@app.periodic(cron="0 9 * * *", periodic_id="campaigns.report_pushed_lists")
+@app.task(queue="campaigns", name="campaigns.report_pushed_lists")
+def report_pushed_lists(timestamp: int | None = None):
+    """Daily at 09:00, once the night's visits are in: the rows of pushed lists past their deadline and still
+    unanswered go up each grid's chain, and the rows waiting at a list's area (unmatched, or sent back) to its staff
+    (lists.report_overdue_and_unmatched). A daily reminder while rows remain. Returns the counts."""
+    from . import lists
+
+    with pghistory.context(job="campaigns.report_pushed_lists"):
+        return lists.report_overdue_and_unmatched()

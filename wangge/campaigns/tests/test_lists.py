@@ -16,7 +16,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from wangge.accounts.services import do_create_api_key
-from wangge.campaigns import lists, services
+from wangge.campaigns import jobs, lists, services
 from wangge.campaigns.models import (
     AnswerReveal,
     ClaimState,
@@ -333,8 +333,8 @@ def test_overdue_and_unmatched_rows_are_reported_up_the_chain(world):
     Notification.objects.all().delete()
     lists.do_claim_row(row("GA-2"), actor=world["worker"])
     lists.do_verify_row(row("GA-2"), actor=world["worker"], result="verified", answers={"members": [member()]})
-    before = lists.report_overdue_and_unmatched(now=timezone.now())
-    assert (before["overdue_rows"], before["unplaced_rows"]) == (0, 2)  # not due yet: only the unplaced rows
+    before = jobs.report_pushed_lists(timestamp=0)  # the daily job: not due yet, only the unplaced rows
+    assert (before["overdue_rows"], before["unplaced_rows"]) == (0, 2)
     assert not world["other_worker"].notifications.exists()
     assert world["staff"].notifications.filter(title__contains="2 rows wait to be placed").exists()
     later = lists.report_overdue_and_unmatched(now=pushed.deadline + timedelta(minutes=1))
