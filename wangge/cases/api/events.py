@@ -22,7 +22,17 @@ from wangge.core.api import ChangeContextMixin
 from wangge.core.errors import DomainError
 
 from .. import services, workflow
-from ..models import Category, ClockLevel, Event, EventAttachment, EventSource, EventState, EventTimeline, Urgency
+from ..models import (
+    Category,
+    CategoryKind,
+    ClockLevel,
+    Event,
+    EventAttachment,
+    EventSource,
+    EventState,
+    EventTimeline,
+    Urgency,
+)
 
 NOT_FOUND = {404: OpenApiResponse(description="Not found, or outside your scope (the same answer).")}
 CONFLICT = {409: OpenApiResponse(description="Stale version: someone acted first; reload and retry.")}
@@ -55,12 +65,17 @@ class EventAttachmentSerializer(serializers.ModelSerializer):
 class EventTimelineSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor.username", read_only=True, allow_null=True,
                                   help_text=_("Empty for the system (the clock job)."))
+    actor_name = serializers.SerializerMethodField(help_text=_("The actor's display name; empty for the system."))
     location = GeometryField(read_only=True, allow_null=True)
     attachments = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
 
     class Meta:
         model = EventTimeline
-        fields = ["id", "at", "actor", "action", "from_state", "to_state", "note", "location", "attachments"]
+        fields = ["id", "at", "actor", "actor_name", "action", "from_state", "to_state", "note", "location",
+                  "attachments"]
+
+    def get_actor_name(self, entry) -> str:
+        return str(entry.actor) if entry.actor_id else ""
 
 
 class RelatedRecordSerializer(serializers.Serializer):
@@ -201,8 +216,13 @@ def filter_events(queryset, params, user):
     if category:
         if not category.isdigit():
             raise DomainError(_("Give a category id or code."), field="category")
-        queryset = queryset.filter(Q(category_id=int(category)) | Q(category__code=category)
-                                   | Q(category__parent__code=category))
+        by_code = Q(category__code=category) | Q(category__parent__code=category)
+        queryset = queryset.filter(Q(category_id=int(category)) | Q(category__parent_id=int(category)) | by_code)
+    kind = params.get("kind", "")
+    if kind:
+        if kind not in CategoryKind.values:
+            raise DomainError(_("Use event or part."), field="kind")
+        queryset = queryset.filter(category__kind=kind)
     area = params.get("area", "")
     if area:
         if not area.isdigit() or len(area) not in (6, 9, 12, 15):
@@ -229,7 +249,9 @@ QUEUE_PARAMETERS = [
     OpenApiParameter("clock_level", str, description=_("Comma-separated: on_time, warning, overdue, red.")),
     OpenApiParameter("source", str, description=_("Comma-separated sources.")),
     OpenApiParameter("emergency", bool),
-    OpenApiParameter("category", str, description=_("A category id, or a 2- or 4-digit code.")),
+    OpenApiParameter("category", str, description=_(
+        "A category id (a class includes its subclasses), or a 2- or 4-digit code (kind tells 事件 from 部件).")),
+    OpenApiParameter("kind", str, description=_("event (事件) or part (部件).")),
     OpenApiParameter("area", str, description=_("An area code: the events in its subtree.")),
     OpenApiParameter("department", int, description=_("The assigned department's id.")),
     OpenApiParameter("open", bool, description=_("Only events not yet closed or voided.")),

@@ -176,3 +176,16 @@ def test_categories(client, cast):
     assert subclass["parent"] is not None
     client.logout()
     assert client.get("/api/v1/cases/categories/").status_code in (401, 403)
+
+
+def test_category_filters_take_a_class_and_a_kind(client, cast):
+    report(client, cast)
+    client.force_login(cast["command"])
+    klass = Category.objects.get(kind="event", code="01")
+    assert len(client.get(API, {"category": klass.pk}).json()["results"]) == 1  # the class holds 0101
+    assert len(client.get(API, {"category": "01", "kind": "event"}).json()["results"]) == 1
+    assert client.get(API, {"category": "01", "kind": "part"}).json()["results"] == []
+    bad = client.get(API, {"kind": "thing"})
+    assert bad.status_code == 400 and "kind" in bad.json()["error"]["fields"]
+    detail = client.get(f"{API}{client.get(API).json()['results'][0]['id']}/").json()
+    assert detail["timeline"][0]["actor_name"] == str(cast["worker"])
