@@ -24,7 +24,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import get_language, gettext_lazy, pgettext, pgettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -66,7 +66,7 @@ COVERAGE_CLASSES = [
     {"key": "c3", "min": 0.8, "colour": "#68d391", "label": "80–99%"},
     {"key": "c4", "min": 1, "colour": "#2f855a", "label": "100%"},
 ]
-STANDING_LABELS = {worklists.PENDING: gettext_lazy("pending"), **dict(VisitStatus.choices)}
+STANDING_LABELS = {worklists.PENDING: pgettext_lazy("household standing", "pending"), **dict(VisitStatus.choices)}
 
 # ---- who may do what ----------------------------------------------------------------------------------------------
 
@@ -359,6 +359,40 @@ def _location(value):
     return point
 
 
+VISIT_FIELD_LABELS = {
+    "status": gettext_lazy("Result of the call"), "revisit_at": gettext_lazy("Revisit at"),
+    "location": gettext_lazy("Location"), "visited_at": gettext_lazy("Time of the visit"),
+    "campaign": gettext_lazy("Campaign"), "household": gettext_lazy("Household"),
+    "answers": gettext_lazy("Answers"),
+}
+_MEMBER_PATH = re.compile(r"^(?P<group>[A-Za-z_][A-Za-z0-9_]*)\[(?P<index>\d+)\]\.(?P<name>[A-Za-z_][A-Za-z0-9_]*)$")
+
+
+def _path_label(definition, path):
+    """What a worker calls the question at `path` ("Member 2 · Fever or cough" for members[1].fever)."""
+    fields = {field["name"]: field for field in definition["fields"]}
+    match = _MEMBER_PATH.match(path)
+    if match and match["group"] in fields:
+        child = next((child for child in fields[match["group"]].get("children") or []
+                      if child["name"] == match["name"]), None)
+        if child is not None:
+            member = _("Member %(number)s") % {"number": int(match["index"]) + 1}
+            return f"{member} · {_text(child.get('label'))}"
+    if path in fields:
+        return _text(fields[path].get("label"))
+    return str(VISIT_FIELD_LABELS.get(path, path))
+
+
+def _visit_error(definition, exc):
+    """The error of a refused visit, each problem named as the worker knows the question."""
+    error = _error_of(exc)
+    error["labelled"] = [(path, _path_label(definition, path), messages_)
+                         for path, messages_ in error["fields"].items()]
+    if isinstance(exc, forms.AnswerErrors):
+        error["message"] = _("Some answers need fixing: see the marked questions.")
+    return error
+
+
 def _household_row(campaign, user, household_pk):
     """The worklist's row of one household the user is to visit, or 404."""
     from wangge.registry.models import Household
@@ -405,7 +439,7 @@ def visit_form(request, pk, household):
                     instance_id=posted.get("instance_id", ""))
         except DomainError as exc:
             _delete_stored(stored)
-            error = _error_of(exc)
+            error = _visit_error(definition, exc)
         except BaseException:
             _delete_stored(stored)
             raise
@@ -426,7 +460,7 @@ def visit_form(request, pk, household):
             "locating": _("Finding your position…"), "located": _("Position found"),
             "accuracy": _("accurate to about %(metres)s m"), "denied": _("No GPS position: the visit is saved "
                                                                           "without one."),
-            "unsupported": _("This device gives no position."), "member": _("Member %(n)s"),
+            "unsupported": _("This device gives no position."), "member": _("Member %(number)s"),
         }},
     }
     return render(request, "campaigns/visit.html", context, status=error["status"] if error else 200)
@@ -437,7 +471,7 @@ def visit_form(request, pk, household):
 class CampaignForm(django_forms.Form):
     """The fields of a new campaign (rendering and reading only: do_create_campaign checks them)."""
 
-    name = django_forms.CharField(label=gettext_lazy("Name"), max_length=200)
+    name = django_forms.CharField(label=pgettext_lazy("campaign", "Name"), max_length=200)
     purpose = django_forms.CharField(label=gettext_lazy("Purpose"), widget=django_forms.Textarea(attrs={"rows": 2}))
     legal_basis = django_forms.CharField(label=gettext_lazy("Legal basis"),
                                          widget=django_forms.Textarea(attrs={"rows": 2}))
@@ -517,6 +551,12 @@ def _detail_context(request, campaign, *, error=None, action="", values=None):
         totals["percent"] = _percent_of(totals["coverage_rate"])
     names = _area_names([campaign.area_code, *campaign.target_codes])
     rules = list(campaign.flag_rules.select_related("category").order_by("code"))
+    questions = dict(_flag_rule_fields(campaign.form_version.definition))
+    urgencies = dict(Urgency.choices)
+    for rule in rules:
+        rule.field_label = questions.get(rule.field, rule.field)
+        rule.value_text = "、".join(map(str, rule.value)) if isinstance(rule.value, list) else str(rule.value)
+        rule.urgency_label = urgencies.get(rule.urgency, rule.urgency)
     return {
         "campaign": campaign, "may_manage": may_manage, "totals": totals, "error": error, "action": action,
         "values": values or {}, "area_name": names.get(campaign.area_code, ""),
@@ -694,8 +734,9 @@ def ledger_page(request, pk):
         "gridsUrl": reverse("campaigns:ledger-grids", args=[campaign.pk]) + f"?round={round_number}",
         "tiles": "/tiles/{level}/{z}/{x}/{y}.pbf", "bounds": _bounds(area), "basemap": _basemap(),
         "classes": [{"key": entry["key"], "colour": entry["colour"]} for entry in COVERAGE_CLASSES],
-        "strings": {"registered": _("registered"), "visited": _("visited"), "pending": _("pending"),
-                    "coverage": _("coverage")},
+        "strings": {"registered": _("registered"), "visited": _("visited"),
+                    "pending": pgettext("household standing", "pending"),
+                    "coverage": pgettext("rate", "coverage")},
     }
     return render(request, "campaigns/ledger.html", {
         "campaign": campaign, "result": result, "error": error, "round": round_number, "area": area,

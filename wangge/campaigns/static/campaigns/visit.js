@@ -131,7 +131,7 @@
         }
         block.dataset.index = String(position);
       }
-      block.querySelector(".member-title").textContent = t.member.replace("%(n)s", String(position + 1));
+      block.querySelector(".member-title").textContent = t.member.replace("%(number)s", String(position + 1));
     });
   }
 
