@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "wangge.workforce",
     "wangge.cases",
     "wangge.campaigns",
+    "wangge.integrations",
     "wangge.outbox",
 ]
 

@@ -24,6 +24,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("i18n/", include("django.conf.urls.i18n")),
+    # ODK Collect / Enketo: the server URL is https://<host>/openrosa (docs/openrosa.md).
+    path("openrosa/", include("wangge.integrations.openrosa.urls")),
     path("accounts/", include("wangge.accounts.urls")),
     path("registry/map/", include("wangge.registry.map_urls")),
     path("registry/import/", include("wangge.registry.import_urls")),
