@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "wangge.campaigns",
     "wangge.integrations",
     "wangge.outbox",
+    "wangge.kpi",
 ]
 
 MIDDLEWARE = [

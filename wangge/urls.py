@@ -13,6 +13,7 @@ api_v1 = [
     path("workforce/", include("wangge.workforce.api.urls")),
     path("cases/", include("wangge.cases.api.urls")),
     path("campaigns/", include("wangge.campaigns.api.urls")),
+    path("kpi/", include("wangge.kpi.api.urls")),
     path("", include("wangge.outbox.api.urls")),
 ]
 
@@ -33,6 +34,7 @@ urlpatterns = [
     path("registry/", include("wangge.registry.urls")),
     path("cases/", include("wangge.cases.urls")),
     path("campaigns/", include("wangge.campaigns.urls")),
+    path("kpi/", include("wangge.kpi.urls")),
     path("", include("wangge.geo.urls")),
     path("", include("wangge.registry.coverage_urls")),
 ]
