@@ -64,6 +64,7 @@ class Command(BaseCommand):
             call_command("load_demo_population", quiet=quiet, stdout=self.stdout)
             # The work team: departments, a chief and workers in every grid, volunteers (skips what exists).
             call_command("load_demo_workforce", stdout=self.stdout if not quiet else io.StringIO())
+            call_command("load_demo_events", stdout=self.stdout if not quiet else io.StringIO())  # a year of cases
             # The ownership table that routes events to those departments, and the demo handler's memberships.
             call_command("load_demo_routing", stdout=self.stdout if not quiet else io.StringIO())
         if not quiet:
