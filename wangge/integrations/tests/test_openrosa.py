@@ -8,6 +8,7 @@ nothing written."""
 import base64
 import hashlib
 import secrets
+import shutil
 from datetime import date, timedelta
 
 import pytest
@@ -402,3 +403,28 @@ def test_a_submission_without_credentials_is_challenged(client, running):
                            {"xml_submission_file": SimpleUploadedFile("s.xml", xml, content_type="text/xml")})
     assert response.status_code == 401 and response["WWW-Authenticate"].startswith("Digest ")
     assert not Visit.objects.exists()
+
+
+# ---- valid for ODK -------------------------------------------------------------------------------------------------
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="ODK Validate (JavaRosa, bundled with pyxform) needs Java")
+def test_campaign_xforms_pass_odk_validate(client, running, tmp_path):
+    """JavaRosa — the engine inside ODK Collect — parses the campaign forms: the seeded household form, and an
+    uploaded workbook (layout group, note, its own language columns) with the call's fields added."""
+    from pyxform.validators import odk_validate
+
+    from wangge.campaigns.tests.test_xlsform import workbook
+    from wangge.campaigns.xlsform import do_upload_xlsform
+
+    uploaded = do_upload_xlsform(actor=running["staff"], data=workbook())
+    other = services.do_create_campaign(
+        actor=running["staff"], name="门牌核查", purpose="核对门牌", legal_basis="《地名管理条例》",
+        area_code=COMMUNITY_A[:9], target_codes=[COMMUNITY_A], starts_on=date.today(), ends_on=date.today(),
+        form_version=uploaded.pk)
+    services.do_start_campaign(other, actor=running["staff"])
+    (tmp_path / "households.csv").write_bytes(
+        client.get(f"/openrosa/forms/{running['campaign'].pk}/households.csv", **basic()).content)
+    for campaign in (running["campaign"], other):
+        path = tmp_path / f"campaign-{campaign.pk}.xml"
+        path.write_bytes(client.get(f"/openrosa/forms/{campaign.pk}/form.xml", **basic()).content)
+        odk_validate.check_xform(str(path))  # raises ODKValidateError with JavaRosa's message otherwise
