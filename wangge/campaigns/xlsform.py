@@ -383,8 +383,8 @@ def translate_constraint(expression, kind):
             anchored = pattern.startswith("^") and pattern.endswith("$") and not pattern.endswith("\\$")
             result["pattern"] = pattern if anchored else f"(?s).*(?:{pattern}).*"
             continue
-        raise ValueError(_("%(part)r cannot be translated; a constraint here is comparisons of . with numbers, "
-                           "string-length(.) and regex(., '…'), joined by and") % {"part": part})
+        raise ValueError(_("%(part)r is none of: a comparison of . with a number, string-length(.) compared with a "
+                           "number, regex(., '…') — joined by and") % {"part": part})
     if "min" in result and "max" in result and result["min"] > result["max"]:
         raise ValueError(_("no answer can meet this constraint"))
     return result
