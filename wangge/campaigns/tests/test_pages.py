@@ -27,7 +27,13 @@ from wangge.campaigns.models import (
     Visit,
 )
 from wangge.cases.models import Category, Event
-from wangge.core.testing import COMMUNITY_A, COMMUNITY_B, OTHER_SUBDISTRICT_COMMUNITY, make_user
+from wangge.core.testing import (
+    COMMUNITY_A,
+    COMMUNITY_B,
+    OTHER_SUBDISTRICT_COMMUNITY,
+    assert_cross_scope_denied,
+    make_user,
+)
 from wangge.geo.models import Area
 from wangge.registry import services as registry
 from wangge.registry.models import Person
@@ -98,6 +104,33 @@ def grid_url(world, grid=None):
 
 def households_on(response):
     return re.findall(r'data-household="(\d+)" data-status="([a-z_]+)"', response.content.decode())
+
+
+# ---- scope, page by page ---------------------------------------------------------------------------------------
+
+def test_every_page_across_scope(client, world):
+    """Another subdistrict's staff find none of the campaign's pages; B's staff, who share the campaign, find none
+    of A's grids, households, visits or proposals."""
+    campaign = world["campaign"]
+    visit = services.do_record_visit(campaign, actor=world["worker"], household=world["households"][0],
+                                     status="visited", answers={"members": [member(name="王五", id_number=NEW_ID)]})
+    proposal = PersonProposal.objects.get()
+    for name in ("detail", "ledger", "ledger-grids", "visits", "proposals"):
+        assert_cross_scope_denied(client, world["outsider"], reverse(f"campaigns:{name}", args=[campaign.pk]))
+    assert_cross_scope_denied(client, world["outsider"], reverse("campaigns:visit-detail", args=[visit.pk]))
+    for name in ("act", "flag-rule-add"):
+        assert_cross_scope_denied(client, world["outsider"], reverse(f"campaigns:{name}", args=[campaign.pk]),
+                                  method="post", data={})
+    far = world["far_staff"]
+    assert_cross_scope_denied(client, far, grid_url(world))
+    assert_cross_scope_denied(client, far, visit_url(world))
+    assert_cross_scope_denied(client, far, visit_url(world), method="post", data={})
+    assert_cross_scope_denied(client, far, reverse("campaigns:visit-detail", args=[visit.pk]))
+    assert_cross_scope_denied(client, far, reverse("campaigns:visit-detail", args=[visit.pk]), method="post",
+                              data={})
+    assert_cross_scope_denied(client, far, reverse("campaigns:proposal-review", args=[proposal.pk]),
+                              method="post", data={})
+    assert Visit.objects.count() == 1 and not AnswerReveal.objects.exists()
 
 
 # ---- the header link and my campaigns -----------------------------------------------------------------------------
@@ -360,6 +393,10 @@ def test_campaign_pages_by_role(client, world):
     client.force_login(world["staff"])
     listing = client.get(reverse("campaigns:index")).content.decode()
     assert f'<tr data-campaign="{campaign.pk}">' in listing
+    client.force_login(world["leader"])  # leaders: the campaign's ledger (counts), not the campaign
+    listing = client.get(reverse("campaigns:index")).content.decode()
+    assert f'<tr data-campaign="{campaign.pk}">' in listing
+    assert reverse("campaigns:ledger", args=[campaign.pk]) in listing
     client.force_login(world["outsider"])
     assert f'<tr data-campaign="{campaign.pk}">' not in client.get(reverse("campaigns:index")).content.decode()
 
