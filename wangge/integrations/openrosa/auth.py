@@ -71,13 +71,23 @@ def do_store_digest_secret(user, password):
         "ha1_enc": pii.encrypt(digest_ha1(user.username, realm_, password), purpose=HA1_PURPOSE)})
 
 
-def keep_digest_secret(sender, instance, raw=False, **kwargs):
-    """post_save of the user model: set_password() keeps the new password in `_password` until the save that stores
-    its hash (AbstractBaseUser.save()); this is the one moment the server sees it."""
-    password = getattr(instance, "_password", None)
-    if raw or password is None or not instance.has_usable_password():
+def keep_digest_secret(sender, instance, raw=False, created=False, update_fields=None, **kwargs):
+    """post_save of the user model. set_password() keeps the new password in `_password` until the save that stores
+    its hash (AbstractBaseUser.save()): the one moment the server sees it. check_password() upgrading the hash of
+    the same password (a new hasher, more iterations) saves only the password field without `_password`: the secret
+    stays, now belonging to the new hash."""
+    from ..models import DigestSecret
+
+    if raw:
         return
-    do_store_digest_secret(instance, password)
+    password = getattr(instance, "_password", None)
+    if password is not None:
+        if instance.has_usable_password():
+            do_store_digest_secret(instance, password)
+        return
+    if not created and update_fields is not None and set(update_fields) == {"password"} \
+            and instance.has_usable_password():
+        DigestSecret.objects.filter(user=instance).update(password_fingerprint=_fingerprint(instance))
 
 
 def _usable_ha1(user):

@@ -38,6 +38,13 @@ def grids(community, count):
                 .order_by("code").values_list("code", flat=True)[:count])
 
 
+@pytest.fixture(autouse=True)
+def quick_hashing(settings):
+    """Every request here checks a password: a cheap hasher keeps the tests quick (what is tested is the protocol,
+    not PBKDF2)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def world(district):
     staff = make_user("subdistrict_staff", COMMUNITY_A[:9])
@@ -428,3 +435,16 @@ def test_campaign_xforms_pass_odk_validate(client, running, tmp_path):
         path = tmp_path / f"campaign-{campaign.pk}.xml"
         path.write_bytes(client.get(f"/openrosa/forms/{campaign.pk}/form.xml", **basic()).content)
         odk_validate.check_xform(str(path))  # raises ODKValidateError with JavaRosa's message otherwise
+
+
+def test_a_password_hash_upgrade_keeps_digest_working(client, running, settings):
+    """Django re-hashes a password on a successful check when its hasher changes: same password, new hash."""
+    worker = running["worker"]
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.ScryptPasswordHasher",
+                                 *settings.PASSWORD_HASHERS]
+    old_hash = worker.password
+    assert worker.check_password(PASSWORD)
+    worker.refresh_from_db()
+    assert worker.password != old_hash and worker.password.startswith("scrypt$")
+    challenge = client.get("/openrosa/formList")["WWW-Authenticate"]
+    assert client.get("/openrosa/formList", **digest(challenge, "GET", "/openrosa/formList")).status_code == 200
