@@ -10,7 +10,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from django.apps import apps
 from django.conf import settings
 from django.utils import timezone
 from PIL import Image
@@ -28,8 +27,6 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--u
 WAIT_MS = 20_000
 PASSWORD = "Wangge-demo-2026"
 PHONE = {"width": 375, "height": 667}
-# The KPI app (issue 4 §6, /api/v1/kpi/) lands on its own; where it is installed, the loop checks the KPIs move.
-KPI_INSTALLED = apps.is_installed("wangge.kpi")
 DESKTOP = {"width": 1280, "height": 800}
 
 
@@ -146,7 +143,7 @@ def test_report_dispatch_handle_verify_close(live_server, cast, browser, tmp_pat
     # The grid's KPIs for this month, as the command centre reads them before anything happens.
     command = Session(browser, base, cast["command"], requests)
     command.log_in("/cases/")
-    before = kpi_row(command, cast["grid"].code) if KPI_INSTALLED else None
+    before = kpi_row(command, cast["grid"].code)
 
     # A grid worker on a phone reports what they see, located by the phone's GPS.
     worker = Session(browser, base, cast["worker"], requests, phone=True, point=cast["point"])
@@ -252,13 +249,12 @@ def test_report_dispatch_handle_verify_close(live_server, cast, browser, tmp_pat
                            ".every(img => img.complete && img.naturalWidth === 64)")
     page.screenshot(path=str(shots / "event-closed.png"), full_page=True)
 
-    if KPI_INSTALLED:
-        # Its KPIs moved: one more report, dispatched, handled and closed, in the grid's row for the month.
-        after = kpi_row(supervision, cast["grid"].code)
-        assert after["reported"] == before["reported"] + 1 and after["closed"] == before["closed"] + 1
-        assert after["dispatched"] == before["dispatched"] + 1 and after["handled"] == before["handled"] + 1
-        assert isinstance(after["score"], int | float)
-        assert page.goto(f"{base}/kpi/").status == 200  # and the KPI page opens for the supervision centre
+    # Its KPIs moved: one more report, dispatched, handled and closed, in the grid's row for the month.
+    after = kpi_row(supervision, cast["grid"].code)
+    assert after["reported"] == before["reported"] + 1 and after["closed"] == before["closed"] + 1
+    assert after["dispatched"] == before["dispatched"] + 1 and after["handled"] == before["handled"] + 1
+    assert isinstance(after["score"], int | float)
+    assert page.goto(f"{base}/kpi/").status == 200  # and the KPI page opens for the supervision centre
 
     for session in (worker, command, handler, supervision):
         session.context.close()
