@@ -241,7 +241,10 @@ class Visit(ScopedModel):
         constraints = [models.UniqueConstraint(fields=["campaign", "instance_id"], condition=~Q(instance_id=""),
                                                name="visit_instance_once")]
         indexes = [models.Index(fields=["campaign", "round", "grid_code"], name="visit_campaign_round_grid"),
-                   models.Index(fields=["household"], name="visit_household")]
+                   models.Index(fields=["household"], name="visit_household"),
+                   # the ledger's 位置清: the few visits not placed inside their grid (outside, or no GPS fix)
+                   models.Index(fields=["campaign", "round"], name="visit_place_unconfirmed",
+                                condition=Q(inside_grid=False) | Q(inside_grid__isnull=True))]
 
     def __str__(self):
         return f"{self.campaign_id}/{self.round} {self.household_id}: {self.status}"
@@ -330,7 +333,10 @@ class HouseholdScreening(ScopedModel):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["campaign", "round", "household"],
                                                name="household_screening_once")]
-        indexes = [models.Index(fields=["campaign", "round", "grid_code"], name="standing_campaign_round_grid")]
+        indexes = [models.Index(fields=["campaign", "round", "grid_code"], name="standing_campaign_round_grid"),
+                   # the ledger's revisits due: the standing revisits only, not the round's whole standing
+                   models.Index(fields=["campaign", "round"], name="standing_revisit",
+                                condition=Q(status="revisit"))]
 
     def __str__(self):
         return f"{self.campaign_id}/{self.round} {self.household_id}: {self.status}"
@@ -347,6 +353,9 @@ class CoverageCount(ScopedModel):
     round = models.PositiveSmallIntegerField()
     grid_code = models.CharField(max_length=15)
     registered = models.PositiveIntegerField(default=0)
+    # The grid's registered persons (normal status) when the round opened, for 人头清; None: not counted then (the
+    # ledger counts the registry as it is now).
+    registered_persons = models.PositiveIntegerField(null=True, blank=True)
     visited = models.PositiveIntegerField(default=0)
     absent = models.PositiveIntegerField(default=0)
     refused = models.PositiveIntegerField(default=0)
@@ -443,6 +452,25 @@ class DailyReport(ScopedModel):
 
     def __str__(self):
         return f"{self.campaign_id} {self.grid_code} {self.day}"
+
+
+class MissingReportNotice(models.Model):
+    """The reminders sent for one day's missing daily reports of a campaign (campaigns/reports.py): one row per
+    campaign and day, so the periodic job tells the grids once."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="missing_report_notices")
+    day = models.DateField(_("day"))
+    grids = models.PositiveIntegerField(_("grids missing"), default=0)
+    recipients = models.PositiveIntegerField(_("users notified"), default=0)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("missing-report notice")
+        verbose_name_plural = _("missing-report notices")
+        constraints = [models.UniqueConstraint(fields=["campaign", "day"], name="missing_report_notice_once")]
+
+    def __str__(self):
+        return f"{self.campaign_id} {self.day}"
 
 
 @track_changes()
