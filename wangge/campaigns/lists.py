@@ -169,7 +169,10 @@ class AddressNormaliser:
     number (…号, …号院, …号楼), each with the rest of the address (unit and room)."""
 
     def __init__(self, area_names=()):
-        self.names = sorted({self._basic(name) for name in area_names if name}, key=len, reverse=True)
+        names = sorted({self._basic(name) for name in area_names if name}, key=len, reverse=True)
+        # One alternation, longest first, tried at the start again and again (several names may lead).
+        self.names = re.compile("^(?:" + "|".join(map(re.escape, names)) + ")") if names else None
+        self.known = {}  # text → normal form: lists repeat addresses, buildings share them
 
     @staticmethod
     def _basic(text):
@@ -178,16 +181,20 @@ class AddressNormaliser:
         return _CN_UNIT.sub(lambda m: f"{_cn_number(m.group(1))}{m.group(2)}", text)
 
     def normalise(self, text):
+        known = self.known.get(text)
+        if known is not None:
+            return known
+        raw = text
         text = self._basic(text)
         text = _PROVINCE.sub("", text, count=1)
         text = _CITY.sub("", text, count=1)
-        stripped = True
-        while stripped and text:
-            stripped = False
-            for name in self.names:
-                if text.startswith(name) and len(text) > len(name):
-                    text, stripped = text[len(name):], True
-                    break
+        while self.names is not None:
+            found = self.names.match(text)
+            if found is None or found.end() == len(text):
+                break
+            text = text[found.end():]
+        if len(self.known) < 1_000_000:
+            self.known[raw] = text
         return text
 
     def keys(self, text):
