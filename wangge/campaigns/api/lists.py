@@ -8,6 +8,7 @@
 - list-rows/: the rows in your grids (restrict by grid code), masked; claim, decline, place, verify, reveal.
 """
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from django.urls import re_path
 from django.utils import timezone
@@ -292,8 +293,12 @@ class PushedListViewSet(ChangeContextMixin, mixins.ListModelMixin, mixins.Retrie
         """Imports a list: staff managing campaigns in the area, or a system account (role system) assigned to it.
         Every row is checked (row numbers and reasons in the report, numbers masked), then matched by ID number,
         then by address; unmatched rows stay at the list's area."""
-        upload = request.FILES.get("file")
-        data = (ListImportFileSerializer if upload is not None else ListImportJsonSerializer)(data=request.data)
+        try:
+            upload, body = request.FILES.get("file"), request.data
+        except RequestDataTooBig as exc:  # Django's limit on bodies read into memory (DATA_UPLOAD_MAX_MEMORY_SIZE)
+            raise DomainError(_("The request is too large for JSON rows; upload the list as a CSV or .xlsx file."),
+                              field="rows", code="too_large") from exc
+        data = (ListImportFileSerializer if upload is not None else ListImportJsonSerializer)(data=body)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         if upload is not None:

@@ -471,3 +471,12 @@ def test_every_endpoint_refuses_other_scopes(world, client):
     assert client.post(LISTS, {"name": "x", "source": "x", "area_code": COMMUNITY_A, "deadline": deadline(),
                                "rows": ROWS_IN}, content_type="application/json").status_code == 403
     assert PushedList.objects.count() == 1
+
+
+def test_a_json_body_too_large_is_told_to_come_as_a_file(world, client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2000
+    client.force_login(world["staff"])
+    response = client.post(LISTS, {"name": "名单", "source": "公安", "area_code": COMMUNITY_A, "deadline": deadline(),
+                                   "rows": ROWS_IN * 10}, content_type="application/json")
+    assert response.status_code == 400 and response.json()["error"]["fields"] == {"rows": [
+        "The request is too large for JSON rows; upload the list as a CSV or .xlsx file."]}
