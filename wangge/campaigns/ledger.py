@@ -12,19 +12,20 @@ Who sees what: the rows inside the user's VIEW_CAMPAIGN scope, and inside their 
 the ledger holds counts only, never a person.
 """
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db import connection
+from django.db.models import Count, Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from wangge.accounts.roles import VIEW_AGGREGATES, VIEW_CAMPAIGN
-from wangge.cases.models import EventState
+from wangge.cases.models import Event, EventState
 from wangge.core.errors import DomainError
 from wangge.core.scope import EVERYWHERE, scope_codes
 from wangge.geo import codes as area_codes
 
-from .models import Campaign, CoverageCount, FlagHit, HouseholdScreening, Visit, VisitStatus
+from .models import Campaign, CoverageCount, FlagHit, FlagRule, HouseholdScreening, Visit, VisitStatus
 
 LEVELS = {area_codes.GRID: 15, area_codes.COMMUNITY: 12, area_codes.SUBDISTRICT: 9, area_codes.DISTRICT: 6}
 # Households by their standing in the round (pending is what is left of `registered`).
@@ -149,25 +150,20 @@ def _grid_counts(campaign, round_number, codes, area, now):
         if code in grids:
             grids[code]["revisits_due"] = n
 
-    # 位置清: the households' standing calls made outside their grid or without a GPS fix (partial index on visits).
-    standing = HouseholdScreening.objects.filter(last_visit=OuterRef("pk"))
-    placed = within_scope(Visit.objects.filter(campaign=campaign, round=round_number)
-                     .filter(Q(inside_grid=False) | Q(inside_grid__isnull=True)), "grid_code", codes, area)
-    counted = (placed.filter(Exists(standing)).values("grid_code")
-               .annotate(outside=Count("id", filter=Q(inside_grid=False)),
-                         unlocated=Count("id", filter=Q(inside_grid__isnull=True))).order_by())
-    for row in counted:
-        if row["grid_code"] in grids:
-            grids[row["grid_code"]].update(outside_grid=row["outside"], unlocated=row["unlocated"])
-
-    # 管控清: flags of the standing calls whose rule opens an event, and whose event is missing or not yet taken up.
-    hits = within_scope(FlagHit.objects.filter(rule__campaign=campaign, rule__category__isnull=False,
-                                          visit__round=round_number), "visit__grid_code", codes, area)
-    hits = hits.filter(Exists(HouseholdScreening.objects.filter(last_visit=OuterRef("visit_id"))))
-    hits = hits.filter(Q(event__isnull=True) | Q(event__state=EventState.REPORTED))
-    for code, n in hits.values_list("visit__grid_code").annotate(n=Count("*")).order_by():
-        if code in grids:
-            grids[code]["flags_open"] = n
+    # 位置清 and 管控清: two statements over the few rows concerned, each probing the standings' last_visit index per
+    # row (a LATERAL … LIMIT 1, so PostgreSQL never hashes the round's whole standing instead).
+    scope, params = _scope_sql(codes, area)
+    with connection.cursor() as cursor:
+        cursor.execute(PLACE_SQL.format(scope=scope.format(column="v.grid_code")),
+                       [campaign.pk, round_number, *params])
+        for code, outside, unlocated in cursor.fetchall():
+            if code in grids:
+                grids[code].update(outside_grid=outside, unlocated=unlocated)
+        cursor.execute(FLAGS_SQL.format(scope=scope.format(column="s.grid_code")),
+                       [campaign.pk, round_number, campaign.pk, EventState.REPORTED, *params])
+        for code, n in cursor.fetchall():
+            if code in grids:
+                grids[code]["flags_open"] = n
 
     # 人头清: the registered persons counted when the round opened, else the registry's count now.
     uncounted = [code for code, row in grids.items() if row["registered_persons"] is None]
@@ -181,35 +177,63 @@ def _grid_counts(campaign, round_number, codes, area, now):
     return grids
 
 
-def _clear(row):
-    """The 四清 of one grid's (or a sum's) counts."""
-    return {"households": row["pending"] == 0,
-            "persons": row["members"] >= row["registered_persons"],
-            "location": row["outside_grid"] == 0 and row["unlocated"] == 0,
-            "control": row["flags_open"] == 0}
+# The standing calls not placed inside their household's grid: the visits' partial index (index only), each checked
+# against the standings.
+PLACE_SQL = f"""
+SELECT v.grid_code, count(*) FILTER (WHERE NOT v.inside_grid), count(*) FILTER (WHERE v.inside_grid IS NULL)
+FROM {Visit._meta.db_table} v
+CROSS JOIN LATERAL (SELECT 1 FROM {HouseholdScreening._meta.db_table} s WHERE s.last_visit_id = v.id LIMIT 1) standing
+WHERE v.campaign_id = %s AND v.round = %s AND (NOT v.inside_grid OR v.inside_grid IS NULL){{scope}}
+GROUP BY v.grid_code"""
+# The flags of the standing calls whose rule opens an event (it has a category) and whose event is missing or waits.
+FLAGS_SQL = f"""
+SELECT s.grid_code, count(*)
+FROM {FlagHit._meta.db_table} h
+JOIN {FlagRule._meta.db_table} r ON r.id = h.rule_id
+LEFT JOIN {Event._meta.db_table} e ON e.id = h.event_id
+CROSS JOIN LATERAL (SELECT s.grid_code FROM {HouseholdScreening._meta.db_table} s
+                    WHERE s.last_visit_id = h.visit_id AND s.campaign_id = %s AND s.round = %s LIMIT 1) s
+WHERE r.campaign_id = %s AND r.category_id IS NOT NULL AND (h.event_id IS NULL OR e.state = %s){{scope}}
+GROUP BY s.grid_code"""
 
 
-def _empty():
-    return {**{name: 0 for name in COUNTS}, "grids": 0, "_unclear": dict.fromkeys(CLEAR, 0)}
+def _scope_sql(codes, area):
+    """(" AND {column} LIKE ANY(%s)…", params): the grids under `area` and inside `codes`, for the raw statements
+    (codes are digits: nothing to escape in a LIKE pattern)."""
+    sql, params = "", []
+    if area:
+        sql, params = " AND {column} LIKE %s", [f"{area}%"]
+    if codes is not EVERYWHERE:
+        sql += " AND {column} LIKE ANY(%s)"
+        params.append([f"{code}%" for code in codes])
+    return sql, params
 
 
-def _add(total, row):
-    for name in COUNTS:
-        total[name] += row[name]
-    total["grids"] += 1
-    for name, clear in _clear(row).items():
-        if not clear:
-            total["_unclear"][name] += 1
+def _unclear(row):
+    """The 四清 of one grid as a tuple of 0/1 in CLEAR's order: 1 where the grid is not clear."""
+    return (int(row["pending"] > 0), int(row["members"] < row["registered_persons"]),
+            int(row["outside_grid"] > 0 or row["unlocated"] > 0), int(row["flags_open"] > 0))
 
 
-def _finish(total, code, name):
+def _sum(rows):
+    """(counts in COUNTS' order, grids, grids not clear per CLEAR) of per-grid (counts, unclear) pairs."""
+    rows = list(rows)
+    counts = [sum(values) for values in zip(*(counts for counts, _flags in rows), strict=True)] if rows else \
+        [0] * len(COUNTS)
+    unclear = [sum(values) for values in zip(*(flags for _counts, flags in rows), strict=True)] if rows else \
+        [0] * len(CLEAR)
+    return counts, len(rows), unclear
+
+
+def _row(code, name, counts, grids, unclear):
     """The output row: counts, the coverage rate (households visited / registered, None without households) and the
     四清 — an area is clear on a count when every one of its grids is."""
-    unclear = total.pop("_unclear")
-    four = {key: unclear[key] == 0 for key in CLEAR}
+    row = {"code": code, "name": name, "grids": grids, **dict(zip(COUNTS, counts, strict=True))}
+    four = {key: not n for key, n in zip(CLEAR, unclear, strict=True)}
     four["all"] = all(four.values())
-    rate = round(total["visited"] / total["registered"], 4) if total["registered"] else None
-    return {"code": code, "name": name, **total, "coverage_rate": rate, "four_clear": four}
+    row["coverage_rate"] = round(row["visited"] / row["registered"], 4) if row["registered"] else None
+    row["four_clear"] = four
+    return row
 
 
 def coverage(campaign, *, user, round=None, level=area_codes.GRID, area=None, now=None):
@@ -223,20 +247,23 @@ def coverage(campaign, *, user, round=None, level=area_codes.GRID, area=None, no
     now = now or timezone.now()
     grids = _grid_counts(campaign, round_number, codes, area, now) if codes else {}
     width = LEVELS[level]
-    sums, total = {}, _empty()
+    per_area = {}
     for code in sorted(grids):
         row = grids[code]
-        _add(sums.setdefault(code[:width], _empty()), row)
-        _add(total, row)
+        per_area.setdefault(code[:width], []).append((tuple(row[name] for name in COUNTS), _unclear(row)))
     from wangge.geo.models import Area
 
-    names = dict(Area.objects.current().filter(code__in=[*sums, *([area] if area else [])])
-                 .values_list("code", "name"))
+    # the level's areas under `area` (a few thousand grids at most), not an IN list of thousands of codes
+    areas = Area.objects.current().filter(Q(level=level) | Q(code=area or ""))
+    if area:
+        areas = areas.filter(code__startswith=area)
+    names = dict(areas.values_list("code", "name"))
     return {
         "campaign": campaign.pk, "round": round_number or None, "rounds": campaign.current_round,
         "level": level, "area": area, "as_of": now,
-        "totals": _finish(total, area, names.get(area, "") if area else ""),
-        "rows": [_finish(sums[code], code, names.get(code, "")) for code in sorted(sums)],
+        "totals": _row(area, names.get(area, "") if area else "",
+                       *_sum(pair for pairs in per_area.values() for pair in pairs)),
+        "rows": [_row(code, names.get(code, ""), *_sum(pairs)) for code, pairs in per_area.items()],
     }
 
 

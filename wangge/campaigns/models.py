@@ -242,8 +242,10 @@ class Visit(ScopedModel):
                                                name="visit_instance_once")]
         indexes = [models.Index(fields=["campaign", "round", "grid_code"], name="visit_campaign_round_grid"),
                    models.Index(fields=["household"], name="visit_household"),
-                   # the ledger's 位置清: the few visits not placed inside their grid (outside, or no GPS fix)
+                   # the ledger's 位置清: the few visits not placed inside their grid (outside, or no GPS fix),
+                   # read from the index alone
                    models.Index(fields=["campaign", "round"], name="visit_place_unconfirmed",
+                                include=["id", "grid_code", "inside_grid"],
                                 condition=Q(inside_grid=False) | Q(inside_grid__isnull=True))]
 
     def __str__(self):
@@ -334,9 +336,9 @@ class HouseholdScreening(ScopedModel):
         constraints = [models.UniqueConstraint(fields=["campaign", "round", "household"],
                                                name="household_screening_once")]
         indexes = [models.Index(fields=["campaign", "round", "grid_code"], name="standing_campaign_round_grid"),
-                   # the ledger's revisits due: the standing revisits only, not the round's whole standing
-                   models.Index(fields=["campaign", "round"], name="standing_revisit",
-                                condition=Q(status="revisit"))]
+                   # the ledger's revisits due: the standing revisits only, read from the index alone
+                   models.Index(fields=["campaign", "round", "revisit_at"], name="standing_revisit",
+                                include=["grid_code"], condition=Q(status="revisit"))]
 
     def __str__(self):
         return f"{self.campaign_id}/{self.round} {self.household_id}: {self.status}"
