@@ -5,11 +5,12 @@ side in one run:
   row checked (row id, name, ID checksum, phone), ID and phone numbers sealed (AES-GCM + blind index), the addresses
   normalised and matched against the district's building addresses in Python (one query for the buildings, one for
   the houses and households of the matched ones), the rows COPYed into a temporary table, matched to persons by one
-  join on the blind index and written by one INSERT … SELECT; the grids' chains notified;
+  join on the blind index and written by one INSERT … SELECT; the grids' chains notified (a grid worker per grid is
+  made for the run, untimed, so the notifications cost what they would);
 - the naive peer: the same rows one at a time through the ORM — seal the numbers, look the person up by blind index,
   else look for a building whose address ends with the row's (normalised, the same normaliser) address, its house and
-  household, then save the row — on a SAMPLE-row sample, extrapolated to the list. Its matches are checked against
-  ours row by row.
+  household, then save the row — on a SAMPLE-row sample, extrapolated to the list; it notifies nobody. Its matches
+  are checked against ours row by row.
 
 Runs against the dev database with the demo population (`manage.py load_demo --quiet` first if it has none); every
 run is rolled back, so the database keeps nothing — after the deferred foreign-key checks a commit would run, which
@@ -100,9 +101,21 @@ def settle():
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
-def bench_actor():
-    user = User.objects.create(username=f"bench-lists-{time.time_ns()}")
+def bench_actor(with_workers=False):
+    """The importer (subdistrict staff at the district); with `with_workers`, one grid worker per current grid of
+    the district too (as a city has them), so the grids' notifications cost what they would. Not timed."""
+    from wangge.geo.models import Area
+
+    stamp = time.time_ns()
+    user = User.objects.create(username=f"bench-lists-{stamp}")
     AreaAssignment.objects.create(user=user, area_code=DISTRICT, role=Role.objects.get(slug="subdistrict_staff"))
+    if with_workers:
+        codes = list(Area.objects.current().filter(level="grid", code__startswith=DISTRICT)
+                     .values_list("code", flat=True))
+        workers = User.objects.bulk_create([User(username=f"bench-lists-{stamp}-{code}") for code in codes])
+        role = Role.objects.get(slug="grid_worker")
+        AreaAssignment.objects.bulk_create([AreaAssignment(user=worker, area_code=code, role=role)
+                                            for worker, code in zip(workers, codes, strict=True)])
     return user
 
 
@@ -111,7 +124,7 @@ def ours(rows):
     found = {}
     try:
         with transaction.atomic():
-            actor = bench_actor()
+            actor = bench_actor(with_workers=True)
             started = time.perf_counter()
             report = lists.do_import_list(actor=actor, name="基准名单", source="公安", area_code=DISTRICT,
                                           deadline=timezone.now() + timezone.timedelta(days=2), rows=rows,

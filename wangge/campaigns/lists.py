@@ -626,23 +626,23 @@ def _write_rows(pushed_list, area_code):
 # ---- telling people ------------------------------------------------------------------------------------------------
 
 def _notify_counts(per_code, roles, title):
-    """One notification per user: `title(rows, codes)` over the codes (grids or areas) whose chain they stand in."""
+    """One notification per user in the chain of the codes (grids) with rows: `title(rows)`, the rows of all the
+    user's codes. Users with the same count share one notify() call (one insert), so a list over 3,000 grids costs a
+    few dozen calls, not one per user."""
     from wangge.cases.chain import chain_users
     from wangge.cases.models import Notification
     from wangge.cases.notifications import notify
 
     if not per_code:
         return 0
-    chains = chain_users(list(per_code), roles)
-    by_user = defaultdict(list)
-    for code, users in chains.items():
+    rows_of = defaultdict(int)
+    for code, users in chain_users(list(per_code), roles).items():
         for user in users:
-            by_user[user].append(code)
-    sent = 0
-    for user, codes in by_user.items():
-        rows = sum(per_code[code] for code in codes)
-        sent += len(notify([user], Notification.Kind.OTHER, None, title(rows, sorted(codes))))
-    return sent
+            rows_of[user] += per_code[code]
+    by_count = defaultdict(list)
+    for user, rows in rows_of.items():
+        by_count[rows].append(user)
+    return sum(len(notify(users, Notification.Kind.OTHER, None, title(rows))) for rows, users in by_count.items())
 
 
 def _roles_with(action):
@@ -664,20 +664,16 @@ def _tell_grids(pushed_list):
     per_grid = dict(PushedRow.objects.filter(pushed_list=pushed_list).exclude(match=MatchMethod.NONE)
                     .values_list("grid_code").annotate(n=Count("pk")).order_by())
     deadline = timezone.localtime(pushed_list.deadline).strftime("%Y-%m-%d %H:%M")
-    _notify_counts(per_grid, _grid_roles(), lambda rows, codes: ngettext(
-        "List to verify «%(list)s»: %(n)d row to claim in %(grids)s, results due %(due)s",
-        "List to verify «%(list)s»: %(n)d rows to claim in %(grids)s, results due %(due)s", rows)
-        % {"list": pushed_list.name, "n": rows, "grids": _codes_text(codes), "due": deadline})
+    _notify_counts(per_grid, _grid_roles(), lambda rows: ngettext(
+        "List to verify «%(list)s»: %(n)d row to claim in your grids, results due %(due)s",
+        "List to verify «%(list)s»: %(n)d rows to claim in your grids, results due %(due)s", rows)
+        % {"list": pushed_list.name, "n": rows, "due": deadline})
     unmatched = pushed_list.rows_total - pushed_list.rows_matched
     if unmatched:
         _notify_area(pushed_list, ngettext(
             "List to verify «%(list)s»: %(n)d row was not matched to a grid; place it by hand",
             "List to verify «%(list)s»: %(n)d rows were not matched to a grid; place them by hand", unmatched)
             % {"list": pushed_list.name, "n": unmatched})
-
-
-def _codes_text(codes):
-    return "、".join(codes[:3]) + (_(" and %(n)d more") % {"n": len(codes) - 3} if len(codes) > 3 else "")
 
 
 def report_overdue_and_unmatched(now=None):
@@ -699,14 +695,14 @@ def report_overdue_and_unmatched(now=None):
     for list_id, per_grid in overdue.items():
         item = lists[list_id]
         due = timezone.localtime(item.deadline).strftime("%Y-%m-%d %H:%M")
-        sent += _notify_counts(dict(per_grid), _grid_roles(), lambda rows, codes, item=item, due=due: ngettext(
-            "Overdue: list to verify «%(list)s» was due %(due)s; %(n)d row unanswered in %(grids)s",
-            "Overdue: list to verify «%(list)s» was due %(due)s; %(n)d rows unanswered in %(grids)s", rows)
-            % {"list": item.name, "due": due, "n": rows, "grids": _codes_text(codes)})
+        sent += _notify_counts(dict(per_grid), _grid_roles(), lambda rows, item=item, due=due: ngettext(
+            "Overdue: list to verify «%(list)s» was due %(due)s; %(n)d row unanswered in your grids",
+            "Overdue: list to verify «%(list)s» was due %(due)s; %(n)d rows unanswered in your grids", rows)
+            % {"list": item.name, "due": due, "n": rows})
         total = sum(per_grid.values())
         sent += _notify_area(item, ngettext(
-            "Overdue: list to verify «%(list)s» was due %(due)s; %(n)d row unanswered in %(grids)d grids",
-            "Overdue: list to verify «%(list)s» was due %(due)s; %(n)d rows unanswered in %(grids)d grids", total)
+            "Overdue: list to verify «%(list)s» was due %(due)s; %(n)d row unanswered (grids: %(grids)d)",
+            "Overdue: list to verify «%(list)s» was due %(due)s; %(n)d rows unanswered (grids: %(grids)d)", total)
             % {"list": item.name, "due": due, "n": total, "grids": len(per_grid)})
     for list_id, rows in unplaced.items():
         item = lists[list_id]
@@ -837,7 +833,7 @@ def do_place_row(row, *, actor, grid_code):
         raise DomainError(_("Choose a current grid inside the list's area."), field="grid_code")
     row.grid_code, row.decline_reason = grid_code, ""
     row.save(update_fields=["grid_code", "decline_reason"])
-    _notify_counts({grid_code: 1}, _grid_roles(), lambda rows, codes: _(
+    _notify_counts({grid_code: 1}, _grid_roles(), lambda rows: _(
         "List to verify «%(list)s»: a row was placed in %(grid)s to claim") % {"list": row.pushed_list.name,
                                                                              "grid": grid_code})
     return row
