@@ -38,7 +38,9 @@ import zipfile
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from wangge.accounts.roles import MANAGE_CAMPAIGN
 from wangge.core.errors import DomainError
@@ -186,8 +188,6 @@ def _read_workbook(data):
     warnings = []
     try:
         book = get_xlsform(xlsform=io.BytesIO(bytes(data)), file_type=".xlsx")
-    except PyXFormError as exc:
-        raise XLSFormError(_("The workbook cannot be read as an XLSForm.")) from exc
     except Exception as exc:  # a damaged workbook fails anywhere inside openpyxl: it is bad input, not our error
         raise XLSFormError(_("The workbook cannot be read as an XLSForm.")) from exc
     if not book.survey:
@@ -534,6 +534,16 @@ def read_xlsform(data):
 
 # ---- writing XForms ------------------------------------------------------------------------------------------------
 
+def in_both_languages(text):
+    """{LANG_ZH: …, LANG_EN: …} of a translatable UI text — a lazy string, or a function of the language (LANG_ZH or
+    LANG_EN, for texts that embed a label of their own) — evaluated with each language active."""
+    result = {}
+    for django_language, language in (("zh-hans", LANG_ZH), ("en", LANG_EN)):
+        with translation.override(django_language):
+            result[language] = str(text(language) if callable(text) else text)
+    return result
+
+
 def _itext(texts):
     """A pyxform label for the two languages (each filled from the other when missing)."""
     zh, en = texts.get("zh") or texts.get("en") or "", texts.get("en") or texts.get("zh") or ""
@@ -564,7 +574,8 @@ def xpath_constraint(field_):
     if kind == "text":
         if constraint.get("min_length"):
             parts.append(f"string-length(.) >= {int(constraint['min_length'])}")
-        parts.append(f"string-length(.) <= {min(int(constraint.get('max_length') or forms.MAX_TEXT), forms.MAX_TEXT)}")
+        if constraint.get("max_length"):
+            parts.append(f"string-length(.) <= {min(int(constraint['max_length']), forms.MAX_TEXT)}")
         patterns = []
         if constraint.get("pattern"):
             patterns.append(f"^(?:{constraint['pattern']})$")
@@ -600,8 +611,8 @@ def _element(field_, choices):
     elif kind in ("select_one", "select_multiple", "yes_no"):
         if kind == "yes_no":
             list_name = YES_NO_LIST
-            items = [{"name": "yes", "label": _itext({"zh": "是", "en": "Yes"})},
-                     {"name": "no", "label": _itext({"zh": "否", "en": "No"})}]
+            items = [{"name": "yes", "label": in_both_languages(gettext_lazy("Yes"))},
+                     {"name": "no", "label": in_both_languages(gettext_lazy("No"))}]
         else:
             list_name = f"wg_{field_['name']}"
             items = [{"name": choice["value"], "label": _itext(choice.get("label") or {"en": choice["value"]})}
@@ -626,10 +637,9 @@ def _at_least_one(group):
     """ODK has no required repeat: a question shown only while the group is empty, which no answer satisfies,
     keeps the form from being finalised without a member."""
     relevant = _join(group.get("relevant"), f"count(${{{group['name']}}}) = 0")
-    label = group["label"]
+    label = _itext(group["label"])
     return {"type": "text", "name": f"{RESERVED_PREFIX}{group['name']}_needed",
-            "label": _itext({"zh": f"请至少添加一项：{label.get('zh') or label.get('en')}",
-                             "en": f"Add at least one: {label.get('en') or label.get('zh')}"}),
+            "label": in_both_languages(lambda language: _("Add at least one: %(group)s") % {"group": label[language]}),
             "bind": {"required": "yes", "relevant": relevant, "constraint": "false()"}}
 
 

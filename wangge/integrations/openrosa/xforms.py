@@ -26,8 +26,8 @@ import hashlib
 import io
 from functools import lru_cache
 
-from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from wangge.campaigns import xlsform
 from wangge.campaigns.models import CampaignState, VisitStatus
@@ -72,19 +72,6 @@ def worker_campaign(user, pk):
 
 # ---- the XForm -----------------------------------------------------------------------------------------------------
 
-def _both(zh, en):
-    return {xlsform.LANG_ZH: zh, xlsform.LANG_EN: en}
-
-
-def _in_languages(function):
-    """{zh label, en label} of a translatable text, whatever language the request speaks."""
-    with translation.override("zh-hans"):
-        zh = str(function())
-    with translation.override("en"):
-        en = str(function())
-    return _both(zh, en)
-
-
 def _plain(text):
     """Campaign text inside a label: `${…}` would be read as a reference to a question."""
     return str(text or "").replace("${", "$ {")
@@ -99,28 +86,28 @@ def _version_survey(version_pk):
 
 def campaign_survey(campaign):
     """pyxform's JSON survey for the campaign's XForm."""
+    both = xlsform.in_both_languages
     survey = xlsform.bilingual(copy.deepcopy(_version_survey(campaign.form_version_id)))
     own = [child for child in survey.get("children") or []
            if not (child.get("name") == "meta" and child.get("type") == "group")]
-    statuses = [{"name": value, "label": _in_languages(lambda value=value: VisitStatus(value).label)}
-                for value in VisitStatus.values]
-    purpose = _in_languages(lambda: _("Purpose: %(purpose)s\nLegal basis: %(basis)s") % {
+    statuses = [{"name": value, "label": both(VisitStatus(value).label)} for value in VisitStatus.values]
+    purpose = both(lambda language: _("Purpose: %(purpose)s\nLegal basis: %(basis)s") % {
         "purpose": _plain(campaign.purpose), "basis": _plain(campaign.legal_basis)})
-    visited = "${wg_status} = 'visited'"
     survey["children"] = [
         {"type": "note", "name": "wg_purpose", "label": purpose},
         {"type": "select one", "name": "wg_household", "itemset": HOUSEHOLDS_FILE, "parameters": {},
-         "label": _in_languages(lambda: _("Household")),
-         "hint": _in_languages(lambda: _("Type part of the number or address to find it.")),
+         "label": both(gettext_lazy("Household")),
+         "hint": both(gettext_lazy("Type part of the number or address to find it.")),
          "control": {"appearance": "autocomplete"}, "bind": {"required": "yes"}},
         {"type": "select one", "name": "wg_status", "itemset": "wg_status", "list_name": "wg_status",
          "choices": statuses, "parameters": {}, "default": VisitStatus.VISITED,
-         "label": _in_languages(lambda: _("Result of the call")), "bind": {"required": "yes"}},
-        {"type": "dateTime", "name": "wg_revisit_at", "label": _in_languages(lambda: _("Come back at")),
+         "label": both(gettext_lazy("Result of the call")), "bind": {"required": "yes"}},
+        {"type": "dateTime", "name": "wg_revisit_at", "label": both(gettext_lazy("Come back at")),
          "bind": {"relevant": f"${{wg_status}} = '{VisitStatus.REVISIT}'"}},
-        {"type": "geopoint", "name": "wg_location", "label": _in_languages(lambda: _("Where you are (optional)"))},
+        {"type": "geopoint", "name": "wg_location", "label": both(gettext_lazy("Where you are (optional)"))},
         {"type": "end", "name": "wg_end"},
-        {"type": "group", "name": ANSWERS_GROUP, "bind": {"relevant": visited}, "children": own},
+        {"type": "group", "name": ANSWERS_GROUP, "bind": {"relevant": f"${{wg_status}} = '{VisitStatus.VISITED}'"},
+         "children": own},
         {"name": "meta", "type": "group", "control": {"bodyless": True}, "children": [
             {"name": "instanceID", "type": "calculate", "bind": {"readonly": "true()", "jr:preload": "uid"}},
             {"name": "instanceName", "type": "calculate",
