@@ -276,3 +276,22 @@ def test_who_may_upload_and_read(db, client):
     assert client.get(reverse("campaign-form-version-xform", args=[household.pk])).status_code == 404
     client.logout()
     assert client.get(reverse("campaign-form-version-xform", args=[household.pk])).status_code in (401, 403)
+
+
+def test_a_layout_groups_skip_logic_moves_onto_its_questions():
+    survey = [list(row) for row in SURVEY]
+    survey.insert(8, ["select_one yes_no", "has_address", "有地址", "Has an address", "yes", *[""] * 6])
+    relevant = survey[0].index("relevant")
+    survey[9][relevant] = "count(${members}) > 0"  # begin group place: count() is outside the safe subset
+    with pytest.raises(xlsform.XLSFormError) as err:
+        xlsform.read_xlsform(workbook(survey))
+    assert (err.value.sheet, err.value.row) == ("survey", 11) and "skip logic" in err.value.reason  # postcode
+    survey[9][relevant] = "${has_address} = 'yes'"
+    survey[10][relevant] = "string-length(${has_address}) > 0"
+    definition = xlsform.read_xlsform(workbook(survey)).definition
+    postcode = definition["fields"][2]
+    assert postcode["name"] == "postcode"
+    assert postcode["relevant"] == "(${has_address} = 'yes') and (string-length(${has_address}) > 0)"
+    cleaned = forms.validate_answers(definition, {"members": [{"name": "张三", "age": 3, "fever": "no"}],
+                                                  "has_address": "no", "postcode": "250001"})
+    assert "postcode" not in cleaned
