@@ -329,17 +329,21 @@ def _household(value, campaign, actor):
     return household
 
 
-def _visit_moment(value):
+def _moment(value, field):
     from django.utils.dateparse import parse_datetime
 
+    moment = value if isinstance(value, datetime) else parse_datetime(str(value))
+    if moment is None:
+        raise DomainError(_("Give the time as ISO 8601."), field=field)
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+
+
+def _visit_moment(value):
+    """When the call was made: now, or a given moment not in the future (a phone's clock may run a little fast)."""
     now = timezone.now()
     if value in (None, ""):
         return now
-    moment = value if isinstance(value, datetime) else parse_datetime(str(value))
-    if moment is None:
-        raise DomainError(_("Give the time as ISO 8601."), field="visited_at")
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
+    moment = _moment(value, "visited_at")
     if moment > now + timedelta(minutes=10):
         raise DomainError(_("The visit lies in the future."), field="visited_at")
     return moment
@@ -434,12 +438,16 @@ def do_record_visit(campaign, *, actor, household, status, answers=None, locatio
     cleaned = forms.validate_answers(definition, answers or {}) if status == VisitStatus.VISITED else {}
     if status != VisitStatus.VISITED and answers:
         raise DomainError(_("Only a visit that found the household takes answers."), field="answers")
+    moment = _visit_moment(visited_at)
     revisit = None
     if status == VisitStatus.REVISIT:
-        revisit = _visit_moment(revisit_at) if revisit_at else None
-        if revisit_at and revisit is None:
-            raise DomainError(_("Give the revisit time."), field="revisit_at")
-    moment = _visit_moment(visited_at)
+        if revisit_at in (None, ""):
+            raise DomainError(_("Give the time to call again."), field="revisit_at")
+        revisit = _moment(revisit_at, "revisit_at")
+        if revisit <= moment:
+            raise DomainError(_("The time to call again must come after the visit."), field="revisit_at")
+    elif revisit_at not in (None, ""):
+        raise DomainError(_("Only a visit to repeat takes a time to call again."), field="revisit_at")
     point, inside = None, None
     if location not in (None, "", {}):
         from wangge.registry.placement import grid_code_at
@@ -666,6 +674,7 @@ def do_add_form_version(*, actor, code, title, definition, title_en="", xlsform=
     return FormVersion.objects.create(form=form, number=last + 1, definition=definition, xlsform=xlsform,
                                       xform=xform, created_by=actor)
 
+
 # ---- editing a draft ---------------------------------------------------------------------------------------------
 
 DRAFT_FIELDS = ("name", "purpose", "legal_basis", "target_kind", "target_codes", "starts_on", "ends_on",
@@ -714,7 +723,6 @@ def do_update_campaign(campaign, *, actor, **changes):
         campaign.retention_days = days
     campaign.save()
     return campaign
-
 
 
 # ---- the ledger's registered persons (campaigns/ledger.py: 人头清) -------------------------------------------------

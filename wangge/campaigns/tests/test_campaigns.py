@@ -138,7 +138,7 @@ def test_ledger_equals_a_hand_count(world):
                              answers={"members": [member(returned="yes", return_date="2026-11-20", from_place="武汉",
                                                          isolation="home")]})
     services.do_record_visit(campaign, actor=worker, household=b, status="revisit",
-                             revisit_at=timezone.now().isoformat())
+                             revisit_at=(timezone.now() + timedelta(days=1)).isoformat())
     services.do_record_visit(campaign, actor=make_user("grid_worker", world["other_grid"]), household=other,
                              status="moved_out")
     grid = ledger(campaign, world["grid"])
@@ -184,6 +184,17 @@ def test_bad_answers_write_nothing(world):
                                  status="absent", answers={"members": [member()]})
     assert err.value.field == "answers"
     assert not Visit.objects.exists() and ledger(campaign, world["grid"]).absent == 0
+
+
+@pytest.mark.parametrize("status, revisit_at", [
+    ("revisit", None), ("revisit", "yesterday"), ("revisit", "2020-01-01T09:00:00+08:00"),
+    ("absent", "2099-01-01T09:00:00+08:00")])
+def test_the_time_to_call_again(world, status, revisit_at):
+    campaign = running(world)
+    with pytest.raises(DomainError) as err:
+        services.do_record_visit(campaign, actor=world["worker"], household=world["households"][0], status=status,
+                                 revisit_at=revisit_at)
+    assert err.value.field == "revisit_at"
 
 
 def test_households_outside_the_workers_grids(world):

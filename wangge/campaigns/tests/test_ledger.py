@@ -85,8 +85,7 @@ def screening(district):
     visit(campaign, actor=w1, household=households["a"], status="visited", location=inside(g1),
           answers={"members": [member(id_number=KNOWN_ID, fever="yes"), member(name="李四")]})
     visit(campaign, actor=w1, household=households["b"], status="revisit", location=inside(g1),
-          revisit_at=(now - timedelta(hours=1)).isoformat())
-    # (the visit service takes a revisit time at most 10 minutes ahead for now: reported to the campaigns' lead)
+          visited_at=(now - timedelta(hours=2)).isoformat(), revisit_at=(now - timedelta(hours=1)).isoformat())
     visit(campaign, actor=w1, household=households["c"], status="revisit", location=inside(g1),
           revisit_at=(now + timedelta(minutes=5)).isoformat())
     visit(campaign, actor=w1, household=households["d"], status="refused", location=inside(g2))

@@ -340,8 +340,6 @@ def test_other_results_send_no_answers(client, world):
     assert not Visit.objects.exclude(answers_enc="").exists()
 
 
-@pytest.mark.xfail(reason="services._visit_moment refuses a revisit time in the future (it checks it like the "
-                          "visit's own time); reported to the lead", strict=False)
 def test_a_revisit_is_scheduled(client, world):
     client.force_login(world["worker"])
     later = (timezone.localtime() + timedelta(hours=20)).strftime("%Y-%m-%dT%H:%M")
