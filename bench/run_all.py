@@ -1,6 +1,8 @@
 """`make bench`: runs every benchmark in bench/ (each prints our figure beside its peer's) one after the other.
 
 Each runs in its own process so one benchmark's caches, threads or servers cannot colour the next one's figures.
+Every bench/*.py is a benchmark (event_create.py and clock_job.py included) except this runner, the helpers in
+HELPERS (server.py: the gunicorn the HTTP benchmarks share) and files starting with an underscore.
 """
 
 import subprocess
@@ -9,12 +11,13 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+HELPERS = {"server.py"}
 
 
 def main():
     failed = []
     for script in sorted(HERE.glob("*.py")):
-        if script.name == Path(__file__).name or script.name.startswith("_"):
+        if script.name == Path(__file__).name or script.name in HELPERS or script.name.startswith("_"):
             continue
         print(f"== {script.name}", flush=True)
         start = time.perf_counter()

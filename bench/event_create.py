@@ -1,0 +1,338 @@
+"""Benchmark: reporting events through the API under 8 concurrent clients (issue 4, "Speed": ≥ 200 events/s
+sustained), beside the bare INSERTs of the same rows (the floor).
+
+- Ours: POST /api/v1/cases/events/ (a GeoJSON point inside a grid of the demo district, a subclass category id, a
+  description) to a production gunicorn (bench/server.py: 2 gthread workers × 4 threads, as scripts/serve.sh runs
+  it) on loopback. The server does what a report does: the grid lookup, the scope check, the case number, the event
+  and its timeline row, the change log, whatever routing do_report_event does by now, and the JSON answer.
+  8 client threads, each with its own kept-alive connection, signed in as the demo command-centre user (a session
+  row as the login view makes, and a CSRF cookie + header as the browser sends), send again as soon as answered:
+  WARMUP_S of warm-up, then DURATION_S measured. Events/s is the median over WINDOW_S windows; latency median and
+  p99 over every measured request.
+- Floor: as many events as ours made in the measured time, INSERTed through psycopg from 8 threads with their own
+  connections, one transaction per event (the event row, as the API wrote it but with the grid known beforehand,
+  and its timeline row), the change-log triggers firing as for ours. No HTTP, no Django, no lookup.
+- Runs in the dev database with the demo district (`manage.py load_demo`); every event it made (ours and the
+  floor's), the rows that point to them, their change-log rows and contexts are deleted at the end, and the day's
+  case-number counter is put back when no other event took a number meanwhile.
+
+    .venv/bin/python bench/event_create.py [--duration 25] [--warmup 5] [--keep]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wangge.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import numpy as np  # noqa: E402
+import psycopg  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from django.utils.crypto import get_random_string  # noqa: E402
+from server import Gunicorn, login_session  # noqa: E402
+
+from wangge.accounts.models import AreaAssignment, User  # noqa: E402
+from wangge.cases.models import CaseSequence, Category, Event, EventTimeline  # noqa: E402
+from wangge.geo.models import Generation  # noqa: E402
+
+CLIENTS = 8
+WORKERS, THREADS = 2, 4
+WINDOW_S = 5
+POINTS_PER_GRID = 2
+SEED = 11
+TARGET_PER_S = 200
+URL = "/api/v1/cases/events/"  # reverse("event-list")
+MARK = "bench:event_create"  # the address of every event this bench makes; the floor's case numbers start BENCH-
+
+
+def percentile(values, q):
+    return float(np.percentile(np.asarray(values), q))
+
+
+def dsn():
+    return {k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"}
+
+
+# Data ---------------------------------------------------------------------------------------------------------------
+
+def reporter():
+    """The demo command-centre user (district-wide REPORT_EVENT), else any active user with the command role."""
+    user = User.objects.filter(username="command", is_active=True).first()
+    if user is None:
+        assignment = (AreaAssignment.objects.filter(role__slug="command", user__is_active=True)
+                      .select_related("user").first())
+        user = assignment.user if assignment else None
+    if user is None:
+        sys.exit("No command-centre user: run `manage.py load_demo` first.")
+    return user
+
+
+def points_in_grids(generation):
+    """POINTS_PER_GRID random points inside every grid of the generation, with that grid's code (for the floor)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT code, ST_X(p.geom), ST_Y(p.geom) FROM geo_area a, "
+            "LATERAL ST_Dump(ST_GeneratePoints(ST_Buffer(a.geom, -0.00001), %s, (%s + a.id)::int)) p "
+            "WHERE a.generation_id = %s AND a.level = 'grid' ORDER BY a.code",
+            [POINTS_PER_GRID, SEED, generation.pk])
+        rows = cursor.fetchall()
+    order = np.random.default_rng(SEED).permutation(len(rows))
+    return [rows[i] for i in order]
+
+
+# Ours: through the API ------------------------------------------------------------------------------------------------
+
+def drive(server, session, points, categories, warmup_s, duration_s):
+    """CLIENTS threads POST as fast as they are answered; returns [(done at, latency s)] of the measured requests
+    (sent after the warm-up), the measured interval and the count of all events made."""
+    csrf = get_random_string(32)  # a CSRF secret as the cookie holds it; the header repeats it
+    headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={session.session_key}; "
+                         f"{settings.CSRF_COOKIE_NAME}={csrf}",
+               "X-CSRFToken": csrf, "Content-Type": "application/json", "Accept": "application/json"}
+    start = time.perf_counter()
+    measure_from, measure_to = start + warmup_s, start + warmup_s + duration_s
+    results = [[] for _ in range(CLIENTS)]
+    made = [0] * CLIENTS
+    errors = []
+
+    def client(i):
+        conn = server.connection(timeout=30)
+        rng = np.random.default_rng(SEED + i)
+        n = i
+        try:
+            while True:
+                sent = time.perf_counter()
+                if sent >= measure_to:
+                    break
+                _grid, lon, lat = points[n % len(points)]
+                n += CLIENTS
+                body = json.dumps({
+                    "location": {"type": "Point", "coordinates": [round(lon, 7), round(lat, 7)]},
+                    "category": int(categories[rng.integers(len(categories))]),
+                    "description": f"Benchmark event {n}: a blocked drain in front of the building.",
+                    "address": MARK})
+                conn.request("POST", URL, body=body, headers=headers)
+                response = conn.getresponse()
+                answer = response.read()
+                done = time.perf_counter()
+                if response.status != 201:
+                    raise RuntimeError(f"POST {URL} answered {response.status}: {answer[:300]!r}")
+                made[i] += 1
+                if sent >= measure_from:
+                    results[i].append((done, done - sent))
+        except Exception as exc:  # reported after the threads are joined
+            errors.append(exc)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return [r for per in results for r in per], (measure_from, measure_to), sum(made)
+
+
+def windows(done_times, interval):
+    """Completions per second in each whole WINDOW_S window of the measured interval."""
+    start, end = interval
+    counts = [0] * int((end - start) // WINDOW_S)
+    for done in done_times:
+        index = int((done - start) // WINDOW_S)
+        if 0 <= index < len(counts):
+            counts[index] += 1
+    return [count / WINDOW_S for count in counts]
+
+
+# The floor: bare INSERTs ----------------------------------------------------------------------------------------------
+
+def floor_statements():
+    """INSERTs for every concrete column of the event table, as the ORM writes them (defaults for the rest), so
+    a column another change adds does not break the floor."""
+    columns, placeholders = [], []
+    for field in Event._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(connection.ops.quote_name(field.column))
+        placeholders.append("ST_GeomFromEWKT(%s)" if field.name == "location" else "%s")
+    event_sql = (f"INSERT INTO {Event._meta.db_table} ({', '.join(columns)}) VALUES ({', '.join(placeholders)}) "
+                 "RETURNING id")
+    timeline_sql = (f"INSERT INTO {EventTimeline._meta.db_table} (event_id, actor_id, at, action, from_state, "
+                    "to_state, note) VALUES (%s, %s, %s, 'report', '', 'reported', '')")
+    return event_sql, timeline_sql
+
+
+def floor_row(values):
+    row = []
+    for field in Event._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        if field.name in values:
+            value = values[field.name]
+        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            value = values["created_at"]
+        else:
+            value = field.get_default()
+        row.append(value if field.name == "location" else field.get_db_prep_save(value, connection))
+    return row
+
+
+def run_floor(count, points, categories, user, run_id):
+    event_sql, timeline_sql = floor_statements()
+    now = timezone.now()
+    rows = []
+    rng = np.random.default_rng(SEED)
+    for n in range(count):
+        grid, lon, lat = points[n % len(points)]
+        rows.append(floor_row({
+            "case_number": f"BENCH-{run_id}-{n:06d}", "district_code": grid[:6], "grid_code": grid,
+            "source": "grid_worker", "reporter": user.pk, "location": f"SRID=4326;POINT({lon:.7f} {lat:.7f})",
+            "address": MARK, "description": f"Benchmark event {n}: a blocked drain in front of the building.",
+            "category": int(categories[rng.integers(len(categories))]), "urgency": "normal",
+            "emergency": False, "state": "reported", "created_at": now}))
+    latencies = [[] for _ in range(CLIENTS)]
+    errors = []
+    params = dsn()
+
+    def client(i):
+        try:
+            with psycopg.connect(**params) as conn:
+                for row in rows[i::CLIENTS]:
+                    started = time.perf_counter()
+                    with conn.cursor() as cursor:
+                        cursor.execute(event_sql, row, prepare=True)
+                        event_id = cursor.fetchone()[0]
+                        cursor.execute(timeline_sql, (event_id, user.pk, now), prepare=True)
+                    conn.commit()
+                    latencies[i].append(time.perf_counter() - started)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return elapsed, [x for per in latencies for x in per]
+
+
+# Cleaning up ----------------------------------------------------------------------------------------------------------
+
+def delete_bench_events(sequence_before, day, district):
+    """Deletes the bench's events, every row that points to one (found from the catalogue, so rows a newer
+    do_report_event writes go too), their change-log rows and the change-log contexts of the bench's requests."""
+    table = Event._meta.db_table
+    with psycopg.connect(**dsn()) as conn, conn.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE bench_ids ON COMMIT DROP AS SELECT id FROM {table} WHERE address = %s",
+                       [MARK])
+        cursor.execute("SELECT count(*) FROM bench_ids")
+        count = cursor.fetchone()[0]
+        # Change-log event tables hold the event id without a constraint (pghistory's pgh_obj_id).
+        cursor.execute(f"""CREATE TEMP TABLE bench_contexts ON COMMIT DROP AS
+                           SELECT DISTINCT pgh_context_id AS id FROM {table}event
+                           WHERE pgh_obj_id IN (SELECT id FROM bench_ids) AND pgh_context_id IS NOT NULL""")
+        cursor.execute("""
+            SELECT c.conrelid::regclass::text, a.attname FROM pg_constraint c
+            JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+            WHERE c.contype = 'f' AND c.confrelid = %s::regclass AND c.conrelid <> c.confrelid""", [table])
+        for child, column in cursor.fetchall():
+            cursor.execute(f'DELETE FROM {child} WHERE "{column}" IN (SELECT id FROM bench_ids)')
+        cursor.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM bench_ids)")
+        cursor.execute(f"DELETE FROM {table}event WHERE pgh_obj_id IN (SELECT id FROM bench_ids)")
+        # Other change-log rows written in the bench's requests (e.g. by routing), then the contexts themselves.
+        cursor.execute("""SELECT table_name FROM information_schema.columns
+                          WHERE column_name = 'pgh_context_id' AND table_schema = 'public'""")
+        for (log_table,) in cursor.fetchall():
+            cursor.execute(f"DELETE FROM {log_table} WHERE pgh_context_id IN (SELECT id FROM bench_contexts)")
+        cursor.execute("DELETE FROM pghistory_context WHERE id IN (SELECT id FROM bench_contexts)")
+        # The day's case-number counter: back to where it was, unless a real event took a number meanwhile.
+        prefix = f"{district}-{day:%Y%m%d}-"
+        cursor.execute(f"SELECT max(case_number) FROM {table} WHERE case_number LIKE %s", [prefix + "%"])
+        highest = cursor.fetchone()[0]
+        keep = max(sequence_before, int(highest.rsplit("-", 1)[1]) if highest else 0)
+        if keep:
+            cursor.execute(f"UPDATE {CaseSequence._meta.db_table} SET last = %s WHERE district_code = %s AND day = %s",
+                           [keep, district, day])
+        else:
+            cursor.execute(f"DELETE FROM {CaseSequence._meta.db_table} WHERE district_code = %s AND day = %s",
+                           [district, day])
+    return count
+
+
+# Main ----------------------------------------------------------------------------------------------------------------
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=25, help="measured seconds of ours")
+    parser.add_argument("--warmup", type=float, default=5, help="seconds of warm-up before measuring")
+    parser.add_argument("--keep", action="store_true", help="keep the events made (for inspection)")
+    args = parser.parse_args()
+
+    generation = Generation.objects.filter(state=Generation.State.ACTIVE).first()
+    if generation is None:
+        sys.exit("No active generation: run `manage.py load_demo` first.")
+    if Event.objects.filter(address=MARK).exists():
+        sys.exit(f"Events marked {MARK!r} are left from an earlier run; delete them first (or run without --keep).")
+    user = reporter()
+    points = points_in_grids(generation)
+    categories = list(Category.objects.filter(parent__isnull=False, active=True).order_by("pk")
+                      .values_list("pk", flat=True))
+    district = points[0][0][:6]
+    day = timezone.localdate()
+    sequence_before = (CaseSequence.objects.filter(district_code=district, day=day).values_list("last", flat=True)
+                       .first() or 0)
+    connection.close()
+    session = login_session(user)
+    run_id = f"{int(time.time())}"
+    try:
+        with Gunicorn(workers=WORKERS, threads=THREADS) as server:
+            results, interval, made = drive(server, session, points, categories, args.warmup, args.duration)
+        rates = windows([done for done, _ in results], interval)
+        latencies = [latency * 1000 for _, latency in results]
+        count = len(results)
+        floor_s, floor_latencies = run_floor(count, points, categories, user, run_id)
+    finally:
+        session.delete()
+        if not args.keep:
+            deleted = delete_bench_events(sequence_before, day, district)
+            print(f"event_create: deleted {deleted} bench events")
+
+    ours_rate = statistics.median(rates)
+    floor_rate = count / floor_s
+    floor_ms = [x * 1000 for x in floor_latencies]
+    print(f"event_create: {CLIENTS} concurrent clients, gunicorn {WORKERS} gthread workers × {THREADS} threads "
+          f"(keep-alive), {args.warmup:.0f} s warm-up + {args.duration:.0f} s measured; {len(points)} points in "
+          f"{len(points) // POINTS_PER_GRID} grids, {len(categories)} subclasses, as {user.username!r}; "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    print(f"  {'':58} {'events/s':>9} {'median':>8} {'p99':>8}  (ms)")
+    label = f"ours: POST {URL} (median of {len(rates)} {WINDOW_S} s windows)"
+    print(f"  {label:58} {ours_rate:9.0f} {statistics.median(latencies):8.2f} {percentile(latencies, 99):8.2f}"
+          f"   windows {' '.join(f'{r:.0f}' for r in rates)}; {count} measured, {made} in all")
+    print(f"  {'floor: bare INSERT event + timeline (psycopg, 8 threads)':58} {floor_rate:9.0f} "
+          f"{statistics.median(floor_ms):8.2f} {percentile(floor_ms, 99):8.2f}   {count} events in {floor_s:.1f} s")
+    print(f"  ratio (floor / ours, events/s): {floor_rate / ours_rate:.1f}x; "
+          f"target >= {TARGET_PER_S} events/s: {'met' if ours_rate >= TARGET_PER_S else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
