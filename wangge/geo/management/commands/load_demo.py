@@ -64,9 +64,11 @@ class Command(BaseCommand):
             call_command("load_demo_population", quiet=quiet, stdout=self.stdout)
             # The work team: departments, a chief and workers in every grid, volunteers (skips what exists).
             call_command("load_demo_workforce", stdout=self.stdout if not quiet else io.StringIO())
-            call_command("load_demo_events", stdout=self.stdout if not quiet else io.StringIO())  # a year of cases
             # The ownership table that routes events to those departments, and the demo handler's memberships.
             call_command("load_demo_routing", stdout=self.stdout if not quiet else io.StringIO())
+            call_command("load_demo_events", stdout=self.stdout if not quiet else io.StringIO())  # a year of cases
+            # A running screening campaign in 大观园街道, with a few hundred calls made.
+            call_command("load_demo_campaign", stdout=self.stdout if not quiet else io.StringIO())
         if not quiet:
             self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
             for username, display_name, role_slug, area_code in DEMO_USERS:
