@@ -51,7 +51,9 @@ def message_response(message, status, *, nature=None):
     return HttpResponse(_xml(root), status=status, content_type=XML)
 
 
-def _finish(response):
+def _finish(response, request=None):
+    if request is not None and request.method == "HEAD":
+        response.content = b""  # the headers only (a challenge or the pre-flight)
     response["X-OpenRosa-Version"] = OPENROSA_VERSION
     response["X-OpenRosa-Accept-Content-Length"] = str(MAX_SUBMISSION_BYTES)
     response["Content-Language"] = translation.get_language() or "zh-hans"
@@ -71,7 +73,7 @@ def openrosa(view):
             response = message_response(refused.message or _("Sign in with your account."), refused.status)
             if refused.status == 401:
                 response["WWW-Authenticate"] = auth.challenge(request, stale=refused.stale)
-            return _finish(response)
+            return _finish(response, request)
         request.user = user
         try:
             with pghistory.context(user=user.pk):
@@ -80,14 +82,14 @@ def openrosa(view):
             response = message_response(exc.message, exc.status, nature="error")
         except Http404:
             response = message_response(_("Not found (or not yours to see)."), 404, nature="error")
-        return _finish(response)
+        return _finish(response, request)
 
     return wrapper
 
 
 def not_found(request, *args, **kwargs):
     """Anything else under the OpenRosa prefix: still an OpenRosa answer."""
-    return _finish(message_response(_("Not an OpenRosa endpoint."), 404))
+    return _finish(message_response(_("Not an OpenRosa endpoint."), 404), request)
 
 
 def _absolute(request, name, **kwargs):

@@ -122,7 +122,8 @@ def test_every_answer_carries_the_openrosa_header(client, running):
 def test_head_preflight_answers_204(client, running):
     response = client.head("/openrosa/submission", **basic())
     assert response.status_code == 204 and int(response["X-OpenRosa-Accept-Content-Length"]) >= 1024 * 1024
-    assert client.head("/openrosa/submission").status_code == 401
+    challenged = client.head("/openrosa/submission")
+    assert challenged.status_code == 401 and challenged.content == b"" and "WWW-Authenticate" in challenged
 
 
 def test_no_credentials_get_a_challenge(client, world):
