@@ -218,10 +218,12 @@ def _unclear(row):
 def _sum(rows):
     """(counts in COUNTS' order, grids, grids not clear per CLEAR) of per-grid (counts, unclear) pairs."""
     rows = list(rows)
-    counts = [sum(values) for values in zip(*(counts for counts, _flags in rows), strict=True)] if rows else \
-        [0] * len(COUNTS)
-    unclear = [sum(values) for values in zip(*(flags for _counts, flags in rows), strict=True)] if rows else \
-        [0] * len(CLEAR)
+    if len(rows) == 1:  # a grid's own row
+        return rows[0][0], 1, rows[0][1]
+    if not rows:
+        return [0] * len(COUNTS), 0, [0] * len(CLEAR)
+    counts = [sum(values) for values in zip(*(counts for counts, _flags in rows), strict=True)]
+    unclear = [sum(values) for values in zip(*(flags for _counts, flags in rows), strict=True)]
     return counts, len(rows), unclear
 
 
