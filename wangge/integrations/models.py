@@ -26,3 +26,18 @@ class DigestSecret(models.Model):
 
     def __str__(self):
         return self.username
+
+
+class DigestNonceUse(models.Model):
+    """One answered Digest request (its nonce, cnonce and count, hashed): the same triple again is a replay. Rows
+    outlive their nonce by a minute and are pruned as new ones come (auth.py)."""
+
+    key = models.CharField(max_length=64, primary_key=True)
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("OpenRosa digest request")
+        verbose_name_plural = _("OpenRosa digest requests")
+
+    def __str__(self):
+        return self.key

@@ -5,7 +5,8 @@
   whenever a password is set (the post_save of set_password(), `keep_digest_secret`) or after a successful Basic
   sign-in, sealed at rest (core/pii.py), and used only while it still belongs to the user's current password hash,
   username and realm. Nonces are signed and timed (NONCE_SECONDS), bound to the client's address; an expired one is
-  answered with stale=true (the client retries by itself), and a nonce/cnonce/nc triple is accepted once.
+  answered with stale=true (the client retries by itself), and a nonce/cnonce/nc triple is accepted once (a table of
+  the live ones: Digest does not cover the body, so a copied header must not carry a forged submission).
 - HTTP Basic, over HTTPS only (Collect offers it only to https servers; WANGGE_OPENROSA_BASIC_OVER_HTTP=True lifts
   this for a test bench), checked by the same backend as the login page.
 
@@ -18,12 +19,16 @@ import binascii
 import hashlib
 import hmac
 import re
+import secrets
 import time
+from datetime import timedelta
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django.core.cache import cache
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import connection
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
@@ -91,9 +96,10 @@ def keep_digest_secret(sender, instance, raw=False, created=False, update_fields
 
 
 def _usable_ha1(user):
-    from ..models import DigestSecret
-
-    secret = DigestSecret.objects.filter(user=user).first()
+    try:
+        secret = user.digest_secret
+    except ObjectDoesNotExist:
+        return None
     if (secret is None or secret.username != user.username or secret.realm != realm()
             or not hmac.compare_digest(secret.password_fingerprint, _fingerprint(user))
             or not user.has_usable_password()):
@@ -188,10 +194,30 @@ def _known(username):
     from wangge.accounts.models import User
     from wangge.accounts.services import unknown_username_locked
 
-    user = User.objects.filter(username=username).first()
+    user = User.objects.select_related("digest_secret").filter(username=username).first()
     if (user is not None and user.is_locked()) or (user is None and unknown_username_locked(username)):
         raise Refused(_locked_message(), status=403)
     return user
+
+
+PRUNE_ONE_IN = 64
+
+
+def _first_use(params):
+    """Records an answered nonce/cnonce/nc triple; False when it was answered before (a replayed request). One
+    indexed insert; now and then the rows older than any live nonce go."""
+    from ..models import DigestNonceUse
+
+    key = hashlib.sha256(f"{params['nonce']}:{params['cnonce']}:{params['nc']}".encode()).hexdigest()
+    now = timezone.now()
+    table = connection.ops.quote_name(DigestNonceUse._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f'INSERT INTO {table} ("key", "at") VALUES (%s, %s) ON CONFLICT DO NOTHING RETURNING "key"',
+                       [key, now])
+        fresh = cursor.fetchone() is not None
+        if secrets.randbelow(PRUNE_ONE_IN) == 0:
+            cursor.execute(f'DELETE FROM {table} WHERE "at" < %s', [now - timedelta(seconds=NONCE_SECONDS + 60)])
+    return fresh
 
 
 def check_digest(request, params):
@@ -222,8 +248,7 @@ def check_digest(request, params):
     expected = _md5(f"{ha1}:{params['nonce']}:{params['nc']}:{params['cnonce']}:{params['qop']}:{ha2}")
     if not hmac.compare_digest(expected, params["response"].lower()) or user is None or not user.is_active:
         raise _failed(user, username)
-    once = hashlib.sha256(f"{params['nonce']}:{params['cnonce']}:{params['nc']}".encode()).hexdigest()
-    if not cache.add(f"openrosa-nc:{once}", 1, timeout=NONCE_SECONDS + 60):
+    if not _first_use(params):
         raise Refused(_("This request was already answered."), stale=True)
     do_record_login_success(user)
     return user
