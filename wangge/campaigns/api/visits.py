@@ -128,8 +128,7 @@ class VisitViewSet(ChangeContextMixin, mixins.ListModelMixin, mixins.RetrieveMod
         except AnswerErrors as exc:  # every problem, each under its path
             return Response({"error": {"code": exc.code, "message": exc.message, "fields": exc.fields}},
                             status=status.HTTP_400_BAD_REQUEST)
-        visit = Visit.objects.select_related("household", "worker").get(pk=visit.pk)
-        replay = visit.created_at < started
+        replay = visit.created_at < started  # the service answered a repeated instance id with the first visit
         return Response(s.VisitSerializer(visit).data, status=status.HTTP_200_OK if replay else status.HTTP_201_CREATED)
 
     @extend_schema(request=s.AnswerRevealSerializer, responses={200: s.AnswerRevealResultSerializer, **WRITE},
