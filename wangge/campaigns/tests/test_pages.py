@@ -342,6 +342,8 @@ def test_other_results_send_no_answers(client, world):
 
 def test_a_revisit_is_scheduled(client, world):
     client.force_login(world["worker"])
+    response = client.post(visit_url(world), {"status": "revisit", "revisit_at": ""})
+    assert response.status_code == 400 and 'data-error-for="revisit_at"' in response.content.decode()
     later = (timezone.localtime() + timedelta(hours=20)).strftime("%Y-%m-%dT%H:%M")
     response = client.post(visit_url(world), {"status": "revisit", "revisit_at": later})
     assert response.status_code == 302, response.content.decode()[:1500]

@@ -71,6 +71,7 @@
     answers.hidden = !asking;
     revisit.hidden = !(status && status.value === "revisit");
     revisit.querySelector("input").disabled = revisit.hidden;
+    revisit.querySelector("input").required = !revisit.hidden; // the service asks when to call again
     const top = {};
     const rows = new Map();
     for (const question of answers.querySelectorAll(".q")) {
