@@ -297,7 +297,23 @@ def do_purge_campaign(campaign, *, actor=None, today=None):
     campaign.lists.update(purged_at=timezone.now())
     campaign.state, campaign.purged_at = CampaignState.PURGED, timezone.now()
     campaign.save()
+    transaction.on_commit(lambda: delete_answer_files(campaign.pk))
     return campaign
+
+
+def answer_files_folder(campaign_id):
+    """Where photos answered in a campaign's forms are stored (below MEDIA_ROOT), so the purge can remove them."""
+    return f"campaigns/{int(campaign_id)}"
+
+
+def delete_answer_files(campaign_id):
+    """Deletes the photos answered in a campaign's forms (after the purge has committed)."""
+    import shutil
+    from pathlib import Path
+
+    from django.conf import settings
+
+    shutil.rmtree(Path(settings.MEDIA_ROOT) / answer_files_folder(campaign_id), ignore_errors=True)
 
 
 def purge_due_campaigns(today=None):

@@ -332,7 +332,7 @@ def _store_photos(campaign, definition, files):
             checked[path] = found[0]
     stored = {}
     for path, photo in checked.items():
-        name = default_storage.save(f"campaigns/{campaign.pk}/{uuid.uuid4().hex}.{photo.extension}",
+        name = default_storage.save(f"{services.answer_files_folder(campaign.pk)}/{uuid.uuid4().hex}.{photo.extension}",
                                     ContentFile(photo.content))
         stored[path] = name
     return stored, list(stored.values())

@@ -271,8 +271,12 @@ def test_proposal_review(world):
         services.do_review_proposal(proposal, actor=world["community"], accept=True)
 
 
-def test_purge_after_retention_keeps_only_counts(world):
+def test_purge_after_retention_keeps_only_counts(world, settings, tmp_path, django_capture_on_commit_callbacks):
+    settings.MEDIA_ROOT = tmp_path
     campaign = running(world)
+    photo = tmp_path / services.answer_files_folder(campaign.pk) / "answer.jpg"  # a photo answered in a form
+    photo.parent.mkdir(parents=True)
+    photo.write_bytes(b"jpeg")
     visit = services.do_record_visit(campaign, actor=world["worker"], household=world["households"][0],
                                      status="visited", location={"type": "Point", "coordinates": [117, 36.6]},
                                      answers={"members": [member(), member(name="王五", id_number=NEW_ID)]})
@@ -281,7 +285,9 @@ def test_purge_after_retention_keeps_only_counts(world):
         services.do_purge_campaign(campaign, actor=world["staff"])
     assert "retention" in err.value.message
     assert services.purge_due_campaigns(today=timezone.localdate() + timedelta(days=6)) == 0
-    assert services.purge_due_campaigns(today=timezone.localdate() + timedelta(days=7)) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.purge_due_campaigns(today=timezone.localdate() + timedelta(days=7)) == 1
+    assert not photo.exists()
     visit.refresh_from_db()
     campaign.refresh_from_db()
     assert campaign.state == CampaignState.PURGED and visit.answers_enc == "" and visit.location is None
