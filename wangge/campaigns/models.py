@@ -13,6 +13,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from wangge.core.changelog import track_changes
 from wangge.core.scope import ScopedModel, ScopedQuerySet
@@ -60,10 +61,10 @@ class FormVersion(models.Model):
 
 
 class CampaignState(models.TextChoices):
-    DRAFT = "draft", _("draft")
-    RUNNING = "running", _("running")
-    CLOSED = "closed", _("closed")
-    PURGED = "purged", _("purged")
+    DRAFT = "draft", pgettext_lazy("campaign state", "draft")
+    RUNNING = "running", pgettext_lazy("campaign state", "running")
+    CLOSED = "closed", pgettext_lazy("campaign state", "closed")
+    PURGED = "purged", pgettext_lazy("campaign state", "purged")
 
 
 class TargetKind(models.TextChoices):
@@ -185,10 +186,10 @@ class CampaignWorker(ScopedModel):
 
 
 class VisitStatus(models.TextChoices):
-    VISITED = "visited", _("visited")
-    ABSENT = "absent", _("absent")
-    REFUSED = "refused", _("refused")
-    MOVED_OUT = "moved_out", _("moved out")
+    VISITED = "visited", pgettext_lazy("visit result", "visited")
+    ABSENT = "absent", pgettext_lazy("visit result", "absent")
+    REFUSED = "refused", pgettext_lazy("visit result", "refused")
+    MOVED_OUT = "moved_out", pgettext_lazy("visit result", "moved out")
     REVISIT = "revisit", _("revisit scheduled")
 
 
@@ -529,7 +530,7 @@ class DeclineReason(models.TextChoices):
 
 
 class RowResult(models.TextChoices):
-    PENDING = "pending", _("pending")
+    PENDING = "pending", pgettext_lazy("pushed row result", "pending")
     VERIFIED = "verified", _("verified at the door")
     NOT_FOUND = "not_found", _("not found at the address")
     MOVED = "moved", _("moved away")
