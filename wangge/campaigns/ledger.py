@@ -152,7 +152,7 @@ def _grid_counts(campaign, round_number, codes, area, now):
 
     # 位置清 and 管控清: two statements over the few rows concerned, each probing the standings' last_visit index per
     # row (a LATERAL … LIMIT 1, so PostgreSQL never hashes the round's whole standing instead).
-    scope, params = _scope_sql(codes, area)
+    scope, params = scope_sql(codes, area)
     with connection.cursor() as cursor:
         cursor.execute(PLACE_SQL.format(scope=scope.format(column="v.grid_code")),
                        [campaign.pk, round_number, *params])
@@ -197,7 +197,7 @@ WHERE r.campaign_id = %s AND r.category_id IS NOT NULL AND (h.event_id IS NULL O
 GROUP BY s.grid_code"""
 
 
-def _scope_sql(codes, area):
+def scope_sql(codes, area):
     """(" AND {column} LIKE ANY(%s)…", params): the grids under `area` and inside `codes`, for the raw statements
     (codes are digits: nothing to escape in a LIKE pattern)."""
     sql, params = "", []

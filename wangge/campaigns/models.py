@@ -243,6 +243,8 @@ class Visit(ScopedModel):
                                                name="visit_instance_once")]
         indexes = [models.Index(fields=["campaign", "round", "grid_code"], name="visit_campaign_round_grid"),
                    models.Index(fields=["household"], name="visit_household"),
+                   # a day's visits (daily reports, the statistics table's cut-off day)
+                   models.Index(fields=["campaign", "round", "visited_at"], name="visit_campaign_round_time"),
                    # the ledger's 位置清: the few visits not placed inside their grid (outside, or no GPS fix),
                    # read from the index alone
                    models.Index(fields=["campaign", "round"], name="visit_place_unconfirmed",

@@ -15,7 +15,6 @@ call in the round made on or before the cut-off day (cumulative), and in "that d
 cut-off day. The counts come from Visit.stats (tagged in the form, no personal data; kept after the purge).
 """
 
-import json
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
@@ -26,12 +25,13 @@ from django.utils.translation import gettext_lazy
 
 from wangge.accounts.roles import VIEW_CAMPAIGN, VISIT_HOUSEHOLD
 from wangge.core.errors import DomainError
-from wangge.core.scope import EVERYWHERE, ensure_code_in_scope, scope_codes
+from wangge.core.scope import ensure_code_in_scope, scope_codes
 
 from .models import (
     CampaignState,
     CoverageCount,
     DailyReport,
+    HouseholdScreening,
     MissingReportNotice,
     Visit,
     VisitMember,
@@ -248,21 +248,73 @@ def parse_cutoff(value):
     return cutoff
 
 
-def _stat_rows(campaign, round_number, codes, cutoff):
-    """[(grid code, visited_at, status, members, stats)] of each household's latest call in the round made on or
-    before the cut-off day, inside `codes` (EVERYWHERE or prefixes)."""
-    _start, end = _day_span(cutoff)
-    params = [campaign.pk, round_number, end]
-    scope = ""
-    if codes is not EVERYWHERE:
-        scope = " AND (" + " OR ".join(["grid_code LIKE %s"] * len(codes)) + ")"
-        params += [code + "%" for code in codes]
-    sql = (f"SELECT DISTINCT ON (household_id) grid_code, visited_at, status, members, stats "
-           f"FROM {Visit._meta.db_table} WHERE campaign_id = %s AND round = %s AND visited_at < %s "
-           f"AND household_id IS NOT NULL{scope} ORDER BY household_id, visited_at DESC, id DESC")
+FORM_STATS = [key for key in STAT_COLUMNS if key not in ("households", "persons")]
+
+
+def _sums_select(width):
+    """The SELECT list summing visits (aliased v) per area of `width` digits: households, persons, each form count."""
+    return (f"left(v.grid_code, {int(width)}), count(*), coalesce(sum(v.members), 0), "
+            + ", ".join("coalesce(sum((v.stats ->> %s)::int), 0)" for _key in FORM_STATS))
+
+
+# The cut-off day's calls that are their household's standing (the visits' time index, a probe per call).
+DAY_SQL = f"""
+SELECT {{select}}
+FROM {Visit._meta.db_table} v
+CROSS JOIN LATERAL (SELECT 1 FROM {HouseholdScreening._meta.db_table} s WHERE s.last_visit_id = v.id LIMIT 1) standing
+WHERE v.campaign_id = %s AND v.round = %s AND v.visited_at >= %s AND v.visited_at < %s AND v.status = %s{{scope}}
+GROUP BY 1"""
+# Each household's latest recorded call made by the end of the cut-off day, for a cut-off in the past.
+AS_OF_SQL = f"""
+SELECT {{select}}, v.visited_at >= %s
+FROM (SELECT DISTINCT ON (household_id) grid_code, visited_at, status, members, stats
+      FROM {Visit._meta.db_table} WHERE campaign_id = %s AND round = %s AND visited_at < %s
+      AND household_id IS NOT NULL{{scope}} ORDER BY household_id, id DESC) v
+WHERE v.status = %s
+GROUP BY 1, {len(FORM_STATS) + 4}"""
+
+
+def _zeros():
+    return {key: {"day": 0, "cumulative": 0} for key in STAT_COLUMNS}
+
+
+def _stat_sums(campaign, round_number, codes, cutoff, width):
+    """{area code: {key: {"day", "cumulative"}}} of the round's visits inside `codes`, as of the end of `cutoff`.
+
+    Each household counts by its standing as of then: its latest recorded call made by the end of the cut-off day
+    (the ledger's standing). While no call of the round was made after that day — a cut-off of today — the
+    cumulative counts are the ledger rows' (CoverageCount: visited, members, stats) and only the day's calls are
+    read; for an earlier cut-off, the round's visits up to it are read (DISTINCT ON the household)."""
+    from .ledger import scope_sql, within_scope
+
+    start, end = _day_span(cutoff)
+    sums = defaultdict(_zeros)
+    scope, scope_params = scope_sql(codes, None)
+
+    def add(area, values, part):
+        for key, value in zip(STAT_COLUMNS, values, strict=True):
+            sums[area][key][part] += value
+
+    later = Visit.objects.filter(campaign=campaign, round=round_number, visited_at__gte=end).exists()
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+        if not later:
+            rows = within_scope(CoverageCount.objects.filter(campaign=campaign, round=round_number), "grid_code",
+                                codes, None)
+            for grid, visited, members, stats in rows.values_list("grid_code", "visited", "members", "stats"):
+                add(grid[:width], [visited, members, *((stats or {}).get(key, 0) for key in FORM_STATS)],
+                    "cumulative")
+            cursor.execute(DAY_SQL.format(select=_sums_select(width), scope=scope.format(column="v.grid_code")),
+                           [*FORM_STATS, campaign.pk, round_number, start, end, VisitStatus.VISITED, *scope_params])
+            for area, *values in cursor.fetchall():
+                add(area, values, "day")
+        else:
+            cursor.execute(AS_OF_SQL.format(select=_sums_select(width), scope=scope.format(column="grid_code")),
+                           [*FORM_STATS, start, campaign.pk, round_number, end, *scope_params, VisitStatus.VISITED])
+            for area, *values, on_day in cursor.fetchall():
+                add(area, values, "cumulative")
+                if on_day:
+                    add(area, values, "day")
+    return sums
 
 
 def statistics(campaign, *, user, cutoff=None, level="subdistrict", round=None):
@@ -278,32 +330,16 @@ def statistics(campaign, *, user, cutoff=None, level="subdistrict", round=None):
         raise DomainError(_("Choose a level: %(levels)s.") % {"levels": ", ".join(STAT_LEVELS)}, field="level")
     round_number = resolve_round(campaign, round)
     codes = ledger_codes(user)
-    start, _end = _day_span(cutoff)
     width = STAT_LEVELS[level]
-
-    def zeros():
-        return {key: {"day": 0, "cumulative": 0} for key in STAT_COLUMNS}
-
+    sums = _stat_sums(campaign, round_number, codes, cutoff, width) if codes and round_number else {}
     # Every area of the level with target grids in scope gets its row, zeros included.
     grids = within_scope(CoverageCount.objects.filter(campaign=campaign, round=round_number), "grid_code", codes,
                          None) if codes else CoverageCount.objects.none()
-    sums = {code: zeros() for code in {grid[:width] for grid in grids.values_list("grid_code", flat=True)}}
-    total = zeros()
-    rows = _stat_rows(campaign, round_number, codes, cutoff) if codes and round_number else []
-    for grid_code, visited_at, status, members, stats in rows:
-        if status != VisitStatus.VISITED:
-            continue
-        # Django's connection hands jsonb over as text (its JSONField decodes it itself)
-        stats = json.loads(stats) if isinstance(stats, str) else stats
-        counts = {"households": 1, "persons": members, **(stats or {})}
-        today = visited_at >= start
-        for target in (sums.setdefault(grid_code[:width], zeros()), total):
-            for key in STAT_COLUMNS:
-                value = counts.get(key, 0)
-                target[key]["cumulative"] += value
-                if today:
-                    target[key]["day"] += value
-    names = dict(Area.objects.current().filter(code__in=list(sums)).values_list("code", "name"))
+    for area in {grid[:width] for grid in grids.values_list("grid_code", flat=True)}:
+        sums.setdefault(area, _zeros())
+    total = {key: {part: sum(row[key][part] for row in sums.values()) for part in ("day", "cumulative")}
+             for key in STAT_COLUMNS}
+    names = dict(Area.objects.current().filter(level=level, code__in=list(sums)).values_list("code", "name"))
     return {
         "campaign": campaign.pk, "name": campaign.name, "round": round_number or None, "cutoff": cutoff,
         "level": level, "columns": [{"key": key, "label": str(label), "header": header}
