@@ -6,6 +6,7 @@ from rest_framework.routers import SimpleRouter
 
 from .campaigns import CampaignViewSet, FormViewSet
 from .forms import XFormView, XLSFormDownloadView, XLSFormUploadView
+from .ledger import urlpatterns as ledger_urls
 from .lists import PushedListViewSet, PushedRowViewSet
 from .lists import urlpatterns as list_urls
 from .visits import ProposalViewSet, VisitViewSet
@@ -24,4 +25,4 @@ form_urls = [
     path("form-versions/<int:pk>/xlsform/", XLSFormDownloadView.as_view(), name="campaign-form-version-xlsform"),
 ]
 
-urlpatterns = [*form_urls, *list_urls, *router.urls]
+urlpatterns = [*form_urls, *ledger_urls, *list_urls, *router.urls]
