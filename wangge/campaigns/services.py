@@ -219,6 +219,7 @@ def _open_round(campaign, actor, *, reason, deadline):
             "LEFT JOIN (SELECT grid_code, count(*) AS n FROM registry_household WHERE grid_code = ANY(%s) "
             "GROUP BY grid_code) h ON h.grid_code = g.code",
             [campaign.pk, campaign.current_round, grids, grids])
+    count_registered_persons(campaign, campaign.current_round)  # the 人头清 snapshot, beside the households
 
 
 def _prefix_q(field, codes):
