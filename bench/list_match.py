@@ -71,10 +71,15 @@ def build_rows(total):
     registry house address (unit and room), 10 % strangers at unknown addresses."""
     rng = random.Random(SEED)
     n_id, n_address = int(total * MIX["id_number"]), int(total * MIX["address"])
-    people = list(Person.objects.filter(grid_code__startswith=DISTRICT, status="normal")
-                  .exclude(id_number_enc="").order_by("?").values_list("name", "id_number_enc", "phone_enc")[:n_id])
-    houses = list(House.objects.filter(grid_code__startswith=DISTRICT).exclude(building__address="")
-                  .order_by("?").values_list("building__address", "unit", "room")[:n_address])
+    # The same sample every run (ids drawn with the seed), so runs and machines compare.
+    person_ids = list(Person.objects.filter(grid_code__startswith=DISTRICT, status="normal")
+                      .exclude(id_number_enc="").order_by("pk").values_list("pk", flat=True))
+    house_ids = list(House.objects.filter(grid_code__startswith=DISTRICT).exclude(building__address="")
+                     .order_by("pk").values_list("pk", flat=True))
+    people = list(Person.objects.filter(pk__in=rng.sample(person_ids, min(n_id, len(person_ids))))
+                  .order_by("pk").values_list("name", "id_number_enc", "phone_enc"))
+    houses = list(House.objects.filter(pk__in=rng.sample(house_ids, min(n_address, len(house_ids))))
+                  .order_by("pk").values_list("building__address", "unit", "room"))
     rows = []
     for name, id_enc, phone_enc in people:
         rows.append({"name": name, "id_number": pii.decrypt(id_enc, purpose=pii.ID_NUMBER),
