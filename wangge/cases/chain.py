@@ -29,7 +29,8 @@ def chain_users(grid_codes, roles):
                                             holder_user__is_active=True)
                                     .values_list("grid_code", "kind", "holder_user_id")):
             posts[code, kind].add(user_id)
-    slugs = [role for role in roles if role not in (GRID_CHIEF, LEADER_POSTS)]
+    # A grid chief by post, or by the grid_chief role assigned to the grid (the constant is also that role's slug).
+    slugs = [role for role in roles if role != LEADER_POSTS]
     by_role = defaultdict(set)  # (area code, role slug) → users
     if slugs:
         for code, slug, user_id in (AreaAssignment.objects

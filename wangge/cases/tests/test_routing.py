@@ -237,3 +237,9 @@ def test_supervision_notice(cast):
     told = set(Notification.objects.filter(event=event, kind=Notification.Kind.SUPERVISION)
                .values_list("recipient_id", flat=True))
     assert told == {cast["command"].pk, cast["handlers"]["urban"].pk}
+
+
+def test_a_grid_chief_by_role_hears_of_an_emergency_too(cast):
+    chief = make_user("grid_chief", cast["grid_code"])  # the role, without a post
+    event = report(cast, subclass("event", "0102"), emergency=True)
+    assert Notification.objects.filter(event=event, recipient=chief, kind=Notification.Kind.EMERGENCY).exists()
