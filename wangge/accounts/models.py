@@ -63,11 +63,10 @@ class User(AbstractUser):
         """Area codes whose subtree this user may `action` in; cached for the life of this object (one request)."""
         cache = self.__dict__.setdefault("_scope_cache", {})
         if action not in cache:
-            codes = {
-                assignment.area_code
-                for assignment in self.assignments.select_related("role")
-                if action in assignment.role.actions
-            }
+            if None not in cache:  # the user's assignments, read once: a request asks for several actions
+                cache[None] = [(row.area_code, set(row.role.actions))
+                               for row in self.assignments.select_related("role")]
+            codes = {area_code for area_code, actions in cache[None] if action in actions}
             # A prefix already covered by a shorter one adds nothing to the filter.
             cache[action] = tuple(
                 sorted(c for c in codes if not any(c != other and c.startswith(other) for other in codes))
