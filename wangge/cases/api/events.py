@@ -135,7 +135,7 @@ class EventDetailSerializer(EventListSerializer):
     def _records(self, manager, action, kind, label):
         """Linked records the reader may see themselves (masked); the others are left out, never revealed."""
         user = self._user()
-        if user is None:
+        if user is None or not getattr(manager.instance, "has_links", True):
             return []
         rows = manager.model.objects.restrict(user, action).filter(pk__in=manager.values("pk"))
         return RelatedRecordSerializer([{"id": row.pk, "kind": kind, "label": label(row), "grid_code": row.grid_code}
@@ -260,6 +260,18 @@ QUEUE_PARAMETERS = [
 ]
 
 
+def with_links(queryset):
+    """Marks each event with whether it links any registry record, so a detail without links (most of them) skips
+    the three lookups of linked records."""
+    from django.db.models import Exists, OuterRef
+
+    through = [Event.related_persons.through, Event.related_buildings.through, Event.related_organizations.through]
+    condition = Exists(through[0].objects.filter(event_id=OuterRef("pk")))
+    for model in through[1:]:
+        condition |= Exists(model.objects.filter(event_id=OuterRef("pk")))
+    return queryset.annotate(has_links=condition)
+
+
 class EventViewSet(ChangeContextMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Events in your scope (and your departments' events)."""
 
@@ -278,7 +290,8 @@ class EventViewSet(ChangeContextMixin, mixins.ListModelMixin, mixins.RetrieveMod
         if self.action == "list":
             queryset = filter_events(queryset, self.request.query_params, self.request.user)
         else:
-            queryset = queryset.prefetch_related("timeline__actor", "timeline__attachments", "attachments")
+            queryset = with_links(queryset).prefetch_related("timeline__actor", "timeline__attachments",
+                                                             "attachments")
         return queryset
 
     @extend_schema(parameters=QUEUE_PARAMETERS)
@@ -319,7 +332,7 @@ class EventViewSet(ChangeContextMixin, mixins.ListModelMixin, mixins.RetrieveMod
         return response
 
     def _detail(self, event):
-        found = (Event.objects.select_related("category", "department", "routed_department")
+        found = (with_links(Event.objects.select_related("category", "department", "routed_department"))
                  .prefetch_related("timeline__actor", "timeline__attachments", "attachments")
                  .filter(pk=event.pk).first())
         if found is None:
