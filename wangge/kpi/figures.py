@@ -135,12 +135,15 @@ def _sums(queryset, level):
     return grouped.values("key").annotate(**sums).order_by()
 
 
-def _names(level, keys):
+def _names(level, keys, area=None):
     if level in AREA_LEVELS:
         from wangge.geo.models import Area
 
-        return {code: (code, name) for code, name in Area.objects.current().filter(code__in=keys)
-                .values_list("code", "name")}
+        areas = Area.objects.current().filter(level=level)  # a level's names at once: cheaper than 3,000 codes IN
+        if area:
+            areas = areas.filter(code__startswith=area)
+        wanted = set(keys)
+        return {code: (code, name) for code, name in areas.values_list("code", "name") if code in wanted}
     if level == DEPARTMENT:
         from wangge.workforce.models import Department
 
@@ -166,7 +169,7 @@ def figures(user, level, period=None, period_to=None, area=None, scheme=None):
     sums = list(_sums(queryset, level))
     if level in AREA_LEVELS and viewer.codes is not EVERYWHERE:
         sums = [row for row in sums if viewer.covers(row["key"])]  # whole areas only, never a partial sum
-    names = _names(level, [row["key"] for row in sums])
+    names = _names(level, [row["key"] for row in sums], area)
     terms = scoring.terms(scheme)
     rows = []
     for row in sums:

@@ -99,7 +99,7 @@ class LateAcceptance(models.Model):
 
 class RepeatEvent(models.Model):
     """An event reported within the repeat radius of an earlier event of the same category reported in the window
-    before it (docs/kpis.md); `earlier` is the latest such event."""
+    before it (docs/kpis.md); `earlier` is one such event (the first the search meets: the flag is what counts)."""
 
     event = models.OneToOneField("cases.Event", primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False,
                                  related_name="+")

@@ -25,11 +25,15 @@ from .scenario import build
 pytestmark = pytest.mark.django_db
 
 
-def test_the_migration_installs_the_current_sql():
-    """The trigger migration holds a frozen copy of rollups.install_sql(): a change there needs a new migration."""
-    migration = importlib.import_module("wangge.kpi.migrations.0002_rollup_triggers")
-    assert migration.INSTALL == rollups.install_sql()
-    assert migration.UNINSTALL == rollups.UNINSTALL_SQL
+def test_the_latest_migration_installs_the_current_sql():
+    """The trigger migrations hold frozen copies of rollups.install_sql(): a change there needs a new migration."""
+    from pathlib import Path
+
+    folder = Path(rollups.__file__).parent / "migrations"
+    modules = [importlib.import_module(f"wangge.kpi.migrations.{path.stem}") for path in sorted(folder.glob("0*.py"))]
+    latest = [module for module in modules if hasattr(module, "INSTALL")][-1]
+    assert latest.INSTALL == rollups.install_sql()
+    assert importlib.import_module("wangge.kpi.migrations.0002_rollup_triggers").UNINSTALL == rollups.UNINSTALL_SQL
     assert [Rollup._meta.db_table, LateAcceptance._meta.db_table, RepeatEvent._meta.db_table,
             KpiParameters._meta.db_table, Event._meta.db_table] == [rollups.ROLLUP, rollups.LATE, rollups.REPEAT,
                                                                     rollups.PARAMETERS, rollups.EVENTS]
