@@ -501,7 +501,9 @@ def header(request):
     user = request.user
     if not user.is_authenticated:
         return HttpResponse("")
+    from wangge.accounts.roles import VIEW_AGGREGATES
+
     context = {"may_view": _may_view_events(user), "may_report": _may_report(user),
-               "unread": notifications.unread_count(user)}
+               "may_kpi": bool(scope_codes(user, VIEW_AGGREGATES)), "unread": notifications.unread_count(user)}
     return render(request, "cases/_header.html", context)
 

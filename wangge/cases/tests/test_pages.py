@@ -381,6 +381,9 @@ def test_header_links_by_permission_and_the_unread_count(client, cast):
     client.force_login(cast["volunteer"])
     page = client.get("/cases/header/").content.decode()
     assert 'href="/cases/"' not in page and 'href="/cases/inbox/"' in page
+    assert 'href="/kpi/"' not in page  # no aggregates for a volunteer; a leader reads the KPIs
+    client.force_login(make_user("leader", "370103"))
+    assert 'href="/kpi/"' in client.get("/cases/header/").content.decode()
     # Every page of the site asks for it.
     assert 'hx-get="/cases/header/"' in client.get("/cases/inbox/").content.decode()
 
