@@ -204,6 +204,25 @@ class VisitSerializer(serializers.ModelSerializer):
     def get_has_answers(self, visit) -> bool:
         return bool(visit.answers_enc)
 
+    def to_representation(self, visit):
+        """The fields above, read straight from the row: the visit endpoint's hot path (≥ 100 visits/s) skips
+        building a ModelSerializer's fields per visit. The schema still comes from the declarations, and the API
+        tests check every answer against it."""
+        moment = _MOMENT.to_representation
+        return {
+            "id": visit.pk, "campaign": visit.campaign_id, "round": visit.round, "household": visit.household_id,
+            "household_number": visit.household.number if visit.household_id else None,
+            "pushed_row": visit.pushed_row_id, "grid_code": visit.grid_code, "status": visit.status,
+            "revisit_at": moment(visit.revisit_at) if visit.revisit_at else None, "worker": visit.worker_id,
+            "worker_username": visit.worker.username, "visited_at": moment(visit.visited_at),
+            "inside_grid": visit.inside_grid, "form_version": visit.form_version_id, "members": visit.members,
+            "flags": list(visit.flags), "has_answers": bool(visit.answers_enc), "instance_id": visit.instance_id,
+            "source": visit.source, "created_at": moment(visit.created_at),
+        }
+
+
+_MOMENT = serializers.DateTimeField()
+
 
 class VisitWriteSerializer(serializers.Serializer):
     campaign = serializers.IntegerField()
