@@ -557,10 +557,12 @@ def _raise_flags(visit, household, hits, actor):
 def _move_standing(visit, household, flagged):
     """The household's standing in the round becomes this visit's result; the grid's ledger row moves the count
     from the old result to the new one (one row locked per grid, so concurrent visits in a grid add up)."""
-    standing = (HouseholdScreening.objects.select_for_update()
-                .filter(campaign=visit.campaign, round=visit.round, household=household).first())
+    # The grid's ledger row first: it serialises the grid's visits, so two first calls at one household cannot both
+    # find no standing (the second would break the standing's unique constraint).
     counts = CoverageCount.objects.select_for_update().filter(
         campaign=visit.campaign, round=visit.round, grid_code=household.grid_code).first()
+    standing = (HouseholdScreening.objects.select_for_update()
+                .filter(campaign=visit.campaign, round=visit.round, household=household).first())
     if counts is None:  # a grid that did not exist when the round opened (a new generation): open its row now
         counts = CoverageCount.objects.create(campaign=visit.campaign, round=visit.round,
                                               grid_code=household.grid_code, registered=1)
