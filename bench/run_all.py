@@ -1,8 +1,8 @@
 """`make bench`: runs every benchmark in bench/ (each prints our figure beside its peer's) one after the other.
 
 Each runs in its own process so one benchmark's caches, threads or servers cannot colour the next one's figures.
-Every bench/*.py is a benchmark (event_create.py, clock_job.py and visit_submit.py included) except this runner, the helpers in
-HELPERS (server.py: the gunicorn the HTTP benchmarks share) and files starting with an underscore.
+Every bench/*.py is a benchmark (event_create.py, clock_job.py and visit_submit.py included) except this runner,
+the helpers in HELPERS (server.py: the gunicorn the HTTP benchmarks share) and files starting with an underscore.
 """
 
 import subprocess
