@@ -100,6 +100,12 @@ class EventListSerializer(serializers.ModelSerializer):
     def get_holder_code(self, event) -> str:
         return services.holder_code(event)
 
+    def to_representation(self, event):
+        """The fields of Meta, read straight from the row: reporting (≥ 200 events/s) and the queue's pages skip
+        building a ModelSerializer's fields per event. The declarations above stay the schema; the tests check
+        this against DRF's own rendering of the same fields."""
+        return event_row(event)
+
     class Meta:
         model = Event
         fields = ["id", "case_number", "district_code", "grid_code", "source", "reporter", "location", "address",
@@ -128,6 +134,17 @@ class EventDetailSerializer(EventListSerializer):
         request = self.context.get("request")
         return getattr(request, "user", None)
 
+    def to_representation(self, event):
+        """As EventListSerializer's, with the timeline, the photos, the reader's actions and the linked records."""
+        row = event_row(event)
+        row["timeline"] = [timeline_row(entry) for entry in event.timeline.all()]
+        row["attachments"] = [attachment_row(attachment) for attachment in event.attachments.all()]
+        row["actions"] = self.get_actions(event)
+        row["related_persons"] = self.get_related_persons(event)
+        row["related_buildings"] = self.get_related_buildings(event)
+        row["related_organizations"] = self.get_related_organizations(event)
+        return row
+
     def get_actions(self, event) -> list[str]:
         user = self._user()
         return services.available_actions(event, user) if user is not None else []
@@ -153,6 +170,59 @@ class EventDetailSerializer(EventListSerializer):
     @related_records
     def get_related_organizations(self, event):
         return self._records(event.related_organizations, VIEW_PLACE, "organization", lambda org: org.name)
+
+
+_MOMENT = serializers.DateTimeField()
+_LIMIT = serializers.DecimalField(max_digits=6, decimal_places=1)
+_GEOMETRY = GeometryField()
+_EVENT_MOMENTS = ("dispatched_at", "due_at", "carded_at", "extension_due_at", "accepted_at", "handled_at",
+                  "closed_at", "created_at", "updated_at")
+_EVENT_VALUES = ("id", "case_number", "district_code", "grid_code", "source", "address", "description", "urgency",
+                 "emergency", "state", "version", "rework_count", "satisfaction", "extension_count", "return_count",
+                 "clock_level")
+_EVENT_REFERENCES = ("reporter", "department", "dispatcher", "handler", "verifier", "routed_department")
+
+
+def _moment(value):
+    return _MOMENT.to_representation(value) if value is not None else None
+
+
+def category_row(category):
+    limit = _LIMIT.to_representation
+    return {"id": category.pk, "kind": category.kind, "code": category.code, "name": category.name,
+            "parent": category.parent_id, "ownership": category.ownership, "limit_unit": category.limit_unit,
+            "limit_normal": limit(category.limit_normal), "limit_urgent": limit(category.limit_urgent),
+            "limit_emergency": limit(category.limit_emergency), "self_handling": category.self_handling,
+            "skip_level_from": category.skip_level_from}
+
+
+def event_row(event):
+    """EventListSerializer's fields of `event` (its category, department and routed department loaded with it)."""
+    row = {name: getattr(event, name) for name in _EVENT_VALUES}
+    row.update({name: getattr(event, f"{name}_id") for name in _EVENT_REFERENCES})
+    row.update({name: _moment(getattr(event, name)) for name in _EVENT_MOMENTS})
+    row["state"] = str(event.state)
+    row["location"] = _GEOMETRY.to_representation(event.location)
+    row["category"] = category_row(event.category)
+    row["department_name"] = event.department.name if event.department_id else None
+    row["routed_department_name"] = event.routed_department.name if event.routed_department_id else None
+    row["holder_code"] = services.holder_code(event)
+    return {name: row[name] for name in EventListSerializer.Meta.fields}
+
+
+def timeline_row(entry):
+    return {"id": entry.pk, "at": _moment(entry.at), "actor": entry.actor.username if entry.actor_id else None,
+            "actor_name": str(entry.actor) if entry.actor_id else "", "action": entry.action,
+            "from_state": entry.from_state, "to_state": entry.to_state, "note": entry.note,
+            "location": _GEOMETRY.to_representation(entry.location) if entry.location is not None else None,
+            "attachments": [attachment.pk for attachment in entry.attachments.all()]}
+
+
+def attachment_row(attachment):
+    return {"id": attachment.pk, "name": attachment.name, "content_type": attachment.content_type,
+            "size": attachment.size, "width": attachment.width, "height": attachment.height,
+            "url": reverse("event-attachment", kwargs={"pk": attachment.event_id, "attachment_id": attachment.pk}),
+            "uploaded_at": _moment(attachment.uploaded_at), "timeline": attachment.timeline_id}
 
 
 class EventReportSerializer(serializers.Serializer):
@@ -304,7 +374,9 @@ class EventViewSet(ChangeContextMixin, mixins.ListModelMixin, mixins.RetrieveMod
         data = EventReportSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         event = services.do_report_event(actor=request.user, **data.validated_data)
-        return Response(self._detail(event), status=status.HTTP_201_CREATED)
+        # The service hands the event back with its timeline and photos in hand: answered without a re-read.
+        body = EventDetailSerializer(event, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(request={"application/json": EventActSerializer, "multipart/form-data": EventActSerializer},
                    responses={200: EventDetailSerializer, **NOT_FOUND, **CONFLICT})

@@ -189,3 +189,42 @@ def test_category_filters_take_a_class_and_a_kind(client, cast):
     assert bad.status_code == 400 and "kind" in bad.json()["error"]["fields"]
     detail = client.get(f"{API}{client.get(API).json()['results'][0]['id']}/").json()
     assert detail["timeline"][0]["actor_name"] == str(cast["worker"])
+
+
+def test_answers_are_what_drf_would_render_and_a_report_answers_as_its_detail(client, cast):
+    """The event endpoints read their JSON straight from the rows (the hot path) and a report answers from what was
+    just written, without a re-read: the 201 body is the detail a GET then returns, and every rendering equals DRF's
+    own rendering of the declared fields — with a photo, a link, an emergency, dispatched and handled events."""
+    from rest_framework.serializers import ModelSerializer
+    from rest_framework.test import APIRequestFactory
+
+    from wangge.cases.api.events import EventDetailSerializer, EventListSerializer, EventViewSet
+
+    person = registry.do_create_person(actor=make_user("community_staff", COMMUNITY_A), name="张三",
+                                       id_number=ID_NUMBER, grid_code=cast["grid"])
+    RoutingRule.objects.create(category=cast["category"], area_code="370103", role=RoutingRole.EMERGENCY,
+                               department=cast["department"])
+    reports = [report(client, cast, photos=[png()], related_persons=[person.pk]),
+               report(client, cast, urgency="emergency"), report(client, cast, address="纬二路 2 号")]
+    for response in reports:
+        assert response.status_code == 201, response.content
+        assert client.get(f"{API}{response.json()['id']}/").json() == response.json()
+    plain = reports[2].json()
+    client.force_login(cast["command"])
+    client.post(f"{API}{plain['id']}/act/", {"action": "accept", "version": 1}, content_type="application/json")
+    client.post(f"{API}{plain['id']}/act/", {"action": "dispatch", "version": 2}, content_type="application/json")
+    client.force_login(cast["handler"])
+    for action, version in (("sign", 3), ("handle", 4)):
+        answer = client.post(f"{API}{plain['id']}/act/", {"action": action, "version": version, "note": "已清理"},
+                             content_type="application/json")
+        assert answer.status_code == 200, answer.content
+
+    request = APIRequestFactory().get(API)
+    request.user = cast["command"]
+    view = EventViewSet(request=request, action="retrieve", format_kwarg=None)
+    events = list(view.get_queryset().order_by("pk"))
+    assert {event.state for event in events} >= {"reported", "dispatched", "handled"}
+    for event in events:
+        for serializer_class in (EventListSerializer, EventDetailSerializer):
+            serializer = serializer_class(event, context={"request": request})
+            assert serializer.data == ModelSerializer.to_representation(serializer, event), serializer_class
