@@ -12,12 +12,14 @@ JSON API in the same run (the peer: what the XML envelope and Digest sign-in cos
   server parses the XML (defusedxml), checks the Digest answer (the sealed HA1, the nonce, the replay cache), then
   does what any visit does (services.do_record_visit) and answers 201 with an OpenRosaResponse.
 - Peer: the same visits as JSON to POST /api/v1/campaigns/visits/ (session cookie + CSRF header, as a browser).
-- WARMUP_S of warm-up, then DURATION_S measured, each path in turn on the same server. Visits/s is the median over
-  WINDOW_S windows; latency median and p99 over every measured request.
+- The load: bench/server.py's drive(), a fresh connection per request by default (as phones send them; with
+  --keep-alive one connection per client, which gunicorn binds to one worker for the whole run: all 8 on one worker
+  halves the figure). WARMUP_S of warm-up, then DURATION_S measured, each path in turn on the same server.
+  Visits/s is the median over WINDOW_S windows; latency median and p99 over every measured request.
 - Runs in a throwaway copy of the dev database (`CREATE DATABASE … TEMPLATE`; needs `manage.py load_demo`), migrated,
   dropped at the end (unless --keep).
 
-    .venv/bin/python bench/openrosa_submit.py [--duration 20] [--warmup 5] [--keep]
+    .venv/bin/python bench/openrosa_submit.py [--duration 20] [--warmup 5] [--keep] [--keep-alive]
 """
 
 import argparse
@@ -26,9 +28,7 @@ import json
 import os
 import re
 import secrets
-import statistics
 import sys
-import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -83,12 +83,6 @@ def copy_database(wait_s=120):
 def drop_database():
     with admin_connection() as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-
-
-def percentile(values, q):
-    import numpy as np
-
-    return float(np.percentile(np.asarray(values), q))
 
 
 def id_number(rng):
@@ -178,16 +172,21 @@ def _md5(text):
 
 
 class DigestClient:
-    """What Collect's authenticator does: one challenge, then the nonce reused with nc counting up."""
+    """What Collect's authenticator does: one challenge, then the nonce reused with nc counting up (on whichever
+    connection: the nonce is bound to the client's address, not to a connection)."""
 
-    def __init__(self, conn, username):
-        self.conn, self.username, self.nonce, self.realm, self.nc = conn, username, None, None, 0
+    def __init__(self, username):
+        self.username, self.nonce, self.realm, self.nc = username, None, None, 0
 
-    def challenge(self):
-        self.conn.request("HEAD", OPENROSA_URL, headers={"X-OpenRosa-Version": "1.0"})
-        response = self.conn.getresponse()
-        response.read()
-        self.take(response)
+    def challenge(self, server):
+        conn = server.connection(timeout=30)
+        try:
+            conn.request("HEAD", OPENROSA_URL, headers={"X-OpenRosa-Version": "1.0"})
+            response = conn.getresponse()
+            response.read()
+            self.take(response)
+        finally:
+            conn.close()
 
     def take(self, response):
         header = response.getheader("WWW-Authenticate") or ""
@@ -204,91 +203,53 @@ class DigestClient:
                 f'qop=auth, nc={nc}, cnonce="{cnonce}", response="{response}", algorithm=MD5')
 
 
-def drive(server, campaign, clients, sessions, path, warmup_s, duration_s):
-    """CLIENTS threads send calls as fast as they are answered; [(done at, latency s)] of the measured ones, the
-    measured interval and the count of all calls made."""
+def openrosa_requests(server, campaign, clients):
+    """request(i, n) and retry(i, response) for server.drive: Collect's submissions (a challenge per client first;
+    a stale nonce answered by taking the new one and sending again)."""
+    digests = [DigestClient(user.username) for user, _calls in clients]
+    for digest in digests:
+        digest.challenge(server)
+
+    def request(i, n):
+        calls = clients[i][1]
+        body = multipart(instance_xml(campaign, calls[n % len(calls)], f"uuid:bench-openrosa-{i}-{n}"))
+        return "POST", OPENROSA_URL, body, {
+            "Authorization": digests[i].header("POST", OPENROSA_URL), "X-OpenRosa-Version": "1.0",
+            "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+
+    def retry(i, response):
+        if response.status == 401 and "stale=true" in (response.getheader("WWW-Authenticate") or ""):
+            digests[i].take(response)
+            return True
+        return False
+
+    return request, retry
+
+
+def api_requests(campaign, clients, sessions):
+    """request(i, n) for server.drive: the same calls as JSON to the visits API (session cookie + CSRF header)."""
     from django.conf import settings
     from django.utils.crypto import get_random_string
 
-    start = time.perf_counter()
-    measure_from, measure_to = start + warmup_s, start + warmup_s + duration_s
-    results = [[] for _ in range(CLIENTS)]
-    made = [0] * CLIENTS
-    errors = []
-
-    def client(i):
-        user, calls = clients[i]
-        conn = server.connection(timeout=30)
-        digest = DigestClient(conn, user.username)
+    headers = []
+    for session in sessions:
         csrf = get_random_string(32)
-        api_headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={sessions[i].session_key}; "
-                                 f"{settings.CSRF_COOKIE_NAME}={csrf}",
-                       "X-CSRFToken": csrf, "Content-Type": "application/json", "Accept": "application/json"}
-        n = 0
-        try:
-            if path == "openrosa":
-                digest.challenge()
-            while True:
-                sent = time.perf_counter()
-                if sent >= measure_to:
-                    break
-                call = calls[n % len(calls)]
-                instance_id = f"uuid:bench-{path}-{i}-{n}"
-                n += 1
-                if path == "openrosa":
-                    body = multipart(instance_xml(campaign, call, instance_id))
-                    while True:
-                        conn.request("POST", OPENROSA_URL, body=body, headers={
-                            "Authorization": digest.header("POST", OPENROSA_URL), "X-OpenRosa-Version": "1.0",
-                            "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
-                        response = conn.getresponse()
-                        answer = response.read()
-                        if response.status == 401 and "stale=true" in (response.getheader("WWW-Authenticate") or ""):
-                            digest.take(response)
-                            continue
-                        break
-                    url = OPENROSA_URL
-                else:
-                    payload = {"campaign": campaign.pk, "household": call["household"], "status": call["status"],
-                               "instance_id": instance_id}
-                    if call["members"]:
-                        payload["answers"] = {"members": [
-                            {**row, "provinces_14d": [row["provinces_14d"]]} if "provinces_14d" in row else row
-                            for row in call["members"]]}
-                    conn.request("POST", API_URL, body=json.dumps(payload, ensure_ascii=False).encode(),
-                                 headers=api_headers)
-                    response = conn.getresponse()
-                    answer = response.read()
-                    url = API_URL
-                done = time.perf_counter()
-                if response.status != 201:
-                    raise RuntimeError(f"POST {url} answered {response.status}: {answer[:300]!r}")
-                made[i] += 1
-                if sent >= measure_from:
-                    results[i].append((done, done - sent))
-        except Exception as exc:  # reported after the threads are joined
-            errors.append(exc)
-        finally:
-            conn.close()
+        headers.append({"Cookie": f"{settings.SESSION_COOKIE_NAME}={session.session_key}; "
+                                  f"{settings.CSRF_COOKIE_NAME}={csrf}",
+                        "X-CSRFToken": csrf, "Content-Type": "application/json", "Accept": "application/json"})
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return [r for per in results for r in per], (measure_from, measure_to), sum(made)
+    def request(i, n):
+        calls = clients[i][1]
+        call = calls[n % len(calls)]
+        payload = {"campaign": campaign.pk, "household": call["household"], "status": call["status"],
+                   "instance_id": f"uuid:bench-api-{i}-{n}"}
+        if call["members"]:
+            payload["answers"] = {"members": [
+                {**row, "provinces_14d": [row["provinces_14d"]]} if "provinces_14d" in row else row
+                for row in call["members"]]}
+        return "POST", API_URL, json.dumps(payload, ensure_ascii=False).encode(), headers[i]
 
-
-def windows(done_times, interval):
-    start, end = interval
-    counts = [0] * int((end - start) // WINDOW_S)
-    for done in done_times:
-        index = int((done - start) // WINDOW_S)
-        if 0 <= index < len(counts):
-            counts[index] += 1
-    return [count / WINDOW_S for count in counts]
+    return request
 
 
 def main():
@@ -296,6 +257,9 @@ def main():
     parser.add_argument("--duration", type=float, default=20, help="measured seconds per path")
     parser.add_argument("--warmup", type=float, default=5, help="seconds of warm-up before measuring")
     parser.add_argument("--keep", action="store_true", help=f"keep {BENCH_DB} (for inspection)")
+    parser.add_argument("--keep-alive", action="store_true", help=(
+        "one kept-alive connection per client for the whole run (gunicorn then binds each client to one worker "
+        "process for good: all 8 on one worker halves the figure)"))
     args = parser.parse_args()
 
     began = time.perf_counter()
@@ -307,7 +271,7 @@ def main():
         django.setup()
         from django.core.management import call_command
         from django.db import connection
-        from server import Gunicorn, login_session
+        from server import Gunicorn, drive, login_session
 
         from wangge.campaigns.models import Visit
 
@@ -318,8 +282,11 @@ def main():
         print(f"openrosa_submit: {BENCH_DB} copied, migrated and set up in {time.perf_counter() - began:.0f} s",
               flush=True)
         with Gunicorn(workers=WORKERS, threads=THREADS, env={"DATABASE_URL": os.environ["DATABASE_URL"]}) as server:
-            for path in ("openrosa", "api"):
-                figures[path] = drive(server, campaign, clients, sessions, path, args.warmup, args.duration)
+            request, retry = openrosa_requests(server, campaign, clients)
+            figures["openrosa"] = drive(server, CLIENTS, request, args.warmup, args.duration,
+                                        keep_alive=args.keep_alive, retry=retry)
+            figures["api"] = drive(server, CLIENTS, api_requests(campaign, clients, sessions), args.warmup,
+                                   args.duration, keep_alive=args.keep_alive)
         written = {source: Visit.objects.filter(campaign=campaign, source=source).count()
                    for source in ("openrosa", "api")}
     finally:
@@ -330,19 +297,18 @@ def main():
             drop_database()
 
     print(f"openrosa_submit: {CLIENTS} concurrent clients (community staff of {CLIENTS} communities), gunicorn "
-          f"{WORKERS} gthread workers × {THREADS} threads (keep-alive), {args.warmup:.0f} s warm-up + "
+          f"{WORKERS} gthread workers × {THREADS} threads "
+          f"({'keep-alive' if args.keep_alive else 'a fresh connection per visit'}), {args.warmup:.0f} s warm-up + "
           f"{args.duration:.0f} s measured per path; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"  {'':64} {'visits/s':>9} {'median':>8} {'p99':>8}  (ms)")
     rates = {}
     for path, label in (("openrosa", f"ours: POST {OPENROSA_URL} (Digest, multipart XML)"),
                         ("api", f"peer: POST {API_URL} (session, JSON)")):
-        results, interval, made = figures[path]
-        per_window = windows([done for done, _ in results], interval)
-        latencies = [latency * 1000 for _, latency in results]
-        rates[path] = statistics.median(per_window)
-        print(f"  {label:64} {rates[path]:9.0f} {statistics.median(latencies):8.2f} "
-              f"{percentile(latencies, 99):8.2f}   windows {' '.join(f'{r:.0f}' for r in per_window)}; "
-              f"{len(results)} measured, {made} in all, {written[path]} written")
+        run = figures[path]
+        rates[path], per_window, median_ms, p99_ms = run.summary(WINDOW_S)
+        print(f"  {label:64} {rates[path]:9.0f} {median_ms:8.2f} {p99_ms:8.2f}   "
+              f"windows {' '.join(f'{r:.0f}' for r in per_window)}; "
+              f"{len(run.results)} measured, {run.made} in all, {written[path]} written")
     print(f"  ratio (API / OpenRosa, visits/s): {rates['api'] / rates['openrosa']:.2f}x; "
           f"target >= {TARGET_PER_S} visits/s through OpenRosa: "
           f"{'met' if rates['openrosa'] >= TARGET_PER_S else 'MISSED'}")

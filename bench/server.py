@@ -11,15 +11,25 @@ stop() sends SIGTERM to the group, then SIGKILL after 15 s, so no worker outlive
 
 login_session(user) makes a session for `user` as the login view does after checking the password (the configured
 engine's store, so deleting it afterwards also clears any cached copy); send its key as the session cookie.
+
+drive(server, clients, request, …) is the load driver of the write benches: `clients` threads, each sending the
+request `request(i, n)` builds as soon as the previous one is answered, on a fresh connection per request (as phones
+send them; with one kept-alive connection per client, gunicorn binds each client to the worker that accepted it, and
+all of them on one worker halves the figure) or, with keep_alive=True, one connection per client for the whole run;
+a warm-up, then the measured seconds. It returns a Drive: (done at, latency) of every request sent in the measured
+interval, the interval, and the count of all requests answered. windows() and percentile() summarise it.
 """
 
 import http.client
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,3 +133,101 @@ def cookie_header(session):
     from django.conf import settings
 
     return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+
+
+# The load driver -----------------------------------------------------------------------------------------------------
+
+@dataclass
+class Drive:
+    results: list        # [(done at, latency s)] of the requests sent in the measured interval
+    interval: tuple      # (measured from, measured to), perf_counter seconds
+    made: int            # requests answered as expected, warm-up and measured
+    keep_alive: bool
+
+    @property
+    def latencies_ms(self):
+        return [latency * 1000 for _done, latency in self.results]
+
+    def rates(self, window_s=5):
+        return windows([done for done, _latency in self.results], self.interval, window_s)
+
+    def summary(self, window_s=5):
+        """(per-second rate: median of the windows, the windows, median ms, p99 ms)."""
+        rates, latencies = self.rates(window_s), self.latencies_ms
+        return statistics.median(rates), rates, statistics.median(latencies), percentile(latencies, 99)
+
+
+def drive(server, clients, request, warmup_s, duration_s, *, keep_alive=False, expect=(201,), retry=None,
+          timeout=30):
+    """`clients` threads send requests as fast as they are answered; see the module docstring.
+
+    request(i, n) -> (method, url, body bytes or None, headers): client i's request number n (0, 1, …).
+    retry(i, response) -> bool, optional: True sends request n again, built anew (e.g. a Digest challenge marked
+    stale, after the client took the new nonce from `response`); it is called before the status is checked.
+    A status outside `expect` stops the run with an error naming the request and the answer."""
+    start = time.perf_counter()
+    measure_from, measure_to = start + warmup_s, start + warmup_s + duration_s
+    results = [[] for _ in range(clients)]
+    made = [0] * clients
+    errors = []
+
+    def client(i):
+        conn = server.connection(timeout=timeout) if keep_alive else None
+        n = 0
+        try:
+            while True:
+                sent = time.perf_counter()
+                if sent >= measure_to:
+                    break
+                while True:
+                    method, url, body, headers = request(i, n)
+                    if not keep_alive:
+                        headers = {**headers, "Connection": "close"}
+                        conn = server.connection(timeout=timeout)
+                    try:
+                        conn.request(method, url, body=body, headers=headers)
+                        response = conn.getresponse()
+                        answer = response.read()
+                    finally:
+                        if not keep_alive:
+                            conn.close()
+                    if retry is None or not retry(i, response):
+                        break
+                done = time.perf_counter()
+                n += 1
+                if response.status not in expect:
+                    raise RuntimeError(f"{method} {url} answered {response.status}: {answer[:300]!r}")
+                made[i] += 1
+                if sent >= measure_from:
+                    results[i].append((done, done - sent))
+        except Exception as exc:  # reported after the threads are joined
+            errors.append(exc)
+        finally:
+            if conn is not None:
+                conn.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return Drive([r for per in results for r in per], (measure_from, measure_to), sum(made), keep_alive)
+
+
+def windows(done_times, interval, window_s=5):
+    """Completions per second in each whole `window_s` window of the measured interval."""
+    start, end = interval
+    counts = [0] * int((end - start) // window_s)
+    for done in done_times:
+        index = int((done - start) // window_s)
+        if 0 <= index < len(counts):
+            counts[index] += 1
+    return [count / window_s for count in counts]
+
+
+def percentile(values, q):
+    import numpy as np
+
+    return float(np.percentile(np.asarray(values), q))

@@ -9,6 +9,7 @@ sustained), beside the bare INSERTs of the same rows (the floor).
   index) and, every fifth household, one member the registry does not know (a proposal); 10 % absent. The server
   does what a visit does: the scope checks, the instance-id lock, the form validation, member matching, proposals,
   sealing the answers (AES-GCM), the standing and the grid's ledger row, and the JSON answer.
+  The load is bench/server.py's drive(): a fresh connection per visit by default (--keep-alive: one per client).
   WARMUP_S of warm-up, then DURATION_S measured. Visits/s is the median over WINDOW_S windows; latency median and
   p99 over every measured request.
 - Floor: as many visits as ours made in the measured time, INSERTed through psycopg from 8 threads on their own
@@ -18,7 +19,7 @@ sustained), beside the bare INSERTs of the same rows (the floor).
   `manage.py load_demo`), migrated to the current migrations, dropped at the end (unless --keep). The dev database is
   only read (as a template), so the bench needs nobody else connected to it for the few seconds of the copy.
 
-    .venv/bin/python bench/visit_submit.py [--duration 25] [--warmup 5] [--keep]
+    .venv/bin/python bench/visit_submit.py [--duration 25] [--warmup 5] [--keep] [--keep-alive]
 """
 
 import argparse
@@ -79,12 +80,6 @@ def copy_database(wait_s=120):
 def drop_database():
     with admin_connection() as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-
-
-def percentile(values, q):
-    import numpy as np
-
-    return float(np.percentile(np.asarray(values), q))
 
 
 # Data ----------------------------------------------------------------------------------------------------------------
@@ -170,72 +165,26 @@ def setup():
 
 # Ours: through the API -----------------------------------------------------------------------------------------------
 
-def drive(server, sessions, clients, warmup_s, duration_s, keep_alive=False):
-    """CLIENTS threads POST as fast as they are answered; returns [(done at, latency s)] of the measured requests,
-    the measured interval and the count of all visits made. Each visit on a fresh connection (as phones send them),
-    or with `keep_alive` on one connection per client for the whole run."""
+def api_requests(sessions, clients):
+    """request(i, n) for server.drive: client i's n-th household as JSON, with a fresh instance id, signed in by
+    session with a CSRF cookie and header as a browser sends."""
     from django.conf import settings
     from django.utils.crypto import get_random_string
 
-    start = time.perf_counter()
-    measure_from, measure_to = start + warmup_s, start + warmup_s + duration_s
-    results = [[] for _ in range(CLIENTS)]
-    made = [0] * CLIENTS
-    errors = []
-
-    def client(i):
+    headers = []
+    for session in sessions:
         csrf = get_random_string(32)
-        headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={sessions[i].session_key}; "
-                             f"{settings.CSRF_COOKIE_NAME}={csrf}",
-                   "X-CSRFToken": csrf, "Content-Type": "application/json", "Accept": "application/json"}
-        if not keep_alive:
-            headers["Connection"] = "close"
+        headers.append({"Cookie": f"{settings.SESSION_COOKIE_NAME}={session.session_key}; "
+                                  f"{settings.CSRF_COOKIE_NAME}={csrf}",
+                        "X-CSRFToken": csrf, "Content-Type": "application/json", "Accept": "application/json"})
+
+    def request(i, n):
         bodies = clients[i][1]
-        conn = server.connection(timeout=30)
-        n = 0
-        try:
-            while True:
-                sent = time.perf_counter()
-                if sent >= measure_to:
-                    break
-                body = json.dumps({**bodies[n % len(bodies)], "instance_id": f"uuid:bench-{i}-{n}"},
-                                  ensure_ascii=False).encode()
-                n += 1
-                if not keep_alive:
-                    conn.close()
-                    conn = server.connection(timeout=30)
-                conn.request("POST", URL, body=body, headers=headers)
-                response = conn.getresponse()
-                answer = response.read()
-                done = time.perf_counter()
-                if response.status != 201:
-                    raise RuntimeError(f"POST {URL} answered {response.status}: {answer[:300]!r}")
-                made[i] += 1
-                if sent >= measure_from:
-                    results[i].append((done, done - sent))
-        except Exception as exc:  # reported after the threads are joined
-            errors.append(exc)
-        finally:
-            conn.close()
+        body = json.dumps({**bodies[n % len(bodies)], "instance_id": f"uuid:bench-{i}-{n}"},
+                          ensure_ascii=False).encode()
+        return "POST", URL, body, headers[i]
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return [r for per in results for r in per], (measure_from, measure_to), sum(made)
-
-
-def windows(done_times, interval):
-    start, end = interval
-    counts = [0] * int((end - start) // WINDOW_S)
-    for done in done_times:
-        index = int((done - start) // WINDOW_S)
-        if 0 <= index < len(counts):
-            counts[index] += 1
-    return [count / WINDOW_S for count in counts]
+    return request
 
 
 # The floor: bare INSERTs ---------------------------------------------------------------------------------------------
@@ -328,7 +277,7 @@ def main():
         django.setup()
         from django.core.management import call_command
         from django.db import connection
-        from server import Gunicorn, login_session
+        from server import Gunicorn, drive, login_session, percentile
 
         from wangge.campaigns.models import CoverageCount, PersonProposal, Visit
 
@@ -339,11 +288,10 @@ def main():
         print(f"visit_submit: {BENCH_DB} copied, migrated and set up in {time.perf_counter() - began:.0f} s",
               flush=True)
         with Gunicorn(workers=WORKERS, threads=THREADS, env={"DATABASE_URL": os.environ["DATABASE_URL"]}) as server:
-            results, interval, made = drive(server, sessions, clients, args.warmup, args.duration,
-                                            keep_alive=args.keep_alive)
-        rates = windows([done for done, _ in results], interval)
-        latencies = [latency * 1000 for _, latency in results]
-        count = len(results)
+            run = drive(server, CLIENTS, api_requests(sessions, clients), args.warmup, args.duration,
+                        keep_alive=args.keep_alive)
+        ours_rate, rates, median_ms, p99_ms = run.summary(WINDOW_S)
+        count, made = len(run.results), run.made
         visits = Visit.objects.filter(campaign=campaign).count()
         proposals = PersonProposal.objects.count()
         ledger = sum(CoverageCount.objects.filter(campaign=campaign).values_list("visited", flat=True))
@@ -355,7 +303,6 @@ def main():
         if not args.keep:
             drop_database()
 
-    ours_rate = statistics.median(rates)
     floor_rate = count / floor_s
     floor_ms = [x * 1000 for x in floor_latencies]
     print(f"visit_submit: {CLIENTS} concurrent clients (community staff of {CLIENTS} communities), gunicorn "
@@ -366,7 +313,7 @@ def main():
     print(f"  wrote {visits} visits ({made} answered 201), {proposals} proposals; ledger counts {ledger} visited")
     print(f"  {'':58} {'visits/s':>9} {'median':>8} {'p99':>8}  (ms)")
     label = f"ours: POST {URL} (median of {len(rates)} {WINDOW_S} s windows)"
-    print(f"  {label:58} {ours_rate:9.0f} {statistics.median(latencies):8.2f} {percentile(latencies, 99):8.2f}"
+    print(f"  {label:58} {ours_rate:9.0f} {median_ms:8.2f} {p99_ms:8.2f}"
           f"   windows {' '.join(f'{r:.0f}' for r in rates)}; {count} measured, {made} in all")
     print(f"  {'floor: bare INSERT visit + members (psycopg, 8 threads)':58} {floor_rate:9.0f} "
           f"{statistics.median(floor_ms):8.2f} {percentile(floor_ms, 99):8.2f}   {count} visits in {floor_s:.1f} s")
