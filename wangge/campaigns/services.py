@@ -10,7 +10,6 @@ import json
 from datetime import date, datetime, time, timedelta
 
 from django.db import connection, transaction
-from django.db.models import F
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -333,11 +332,54 @@ def visible_campaigns(user, action=VIEW_CAMPAIGN):
     return Campaign.objects.visible_to(user, action)
 
 
-def _household(value, campaign, actor):
+def visit_campaigns(user):
+    """The campaigns `user` records visits in, each read as do_record_visit takes it from a caller that has just
+    read it: with its form version and its active flag rules (`visit_flag_rules`) in the same statement, so the
+    service reads neither again. A campaign read any other way is read again by the service."""
+    from django.contrib.postgres.expressions import ArraySubquery
+    from django.db.models import OuterRef
+    from django.db.models.functions import JSONObject
+
+    rules = (FlagRule.objects.filter(campaign=OuterRef("pk"), active=True).order_by("pk")
+             .values(json=JSONObject(**{name: name for name in RULE_COLUMNS})))
+    return (visible_campaigns(user, VISIT_HOUSEHOLD).select_related("form_version")
+            .annotate(visit_flag_rules=ArraySubquery(rules)))
+
+
+RULE_COLUMNS = ("id", "code", "label", "field", "operator", "value", "category_id", "urgency", "active")
+
+
+def _active_rules(campaign):
+    """The campaign's active flag rules: as visit_campaigns() read them, else from the database."""
+    rows = getattr(campaign, "visit_flag_rules", None)
+    if rows is None:
+        return list(campaign.flag_rules.filter(active=True).order_by("pk"))
+    return [FlagRule(campaign=campaign, **row) for row in rows]
+
+
+def _read_household(value, campaign, instance_id):
+    """The household a visit names (None when there is none), and whether the instance id's lock was taken with it:
+    one statement for both when the household is read here (the lock is taken once the row is found)."""
+    from django.db.models.expressions import RawSQL
+    from django.db.models.fields import BooleanField
+
     from wangge.registry.models import Household
 
-    household = value if isinstance(value, Household) else (
-        Household.objects.filter(pk=value).first() if str(value or "").isdigit() else None)
+    if isinstance(value, Household):
+        return value, False
+    if not str(value or "").isdigit():
+        return None, False
+    households = Household.objects.filter(pk=value)
+    if instance_id:
+        households = households.annotate(instance_locked=RawSQL(
+            "(SELECT true FROM pg_advisory_xact_lock(%s, hashtext(%s)))", [campaign.pk, instance_id],
+            output_field=BooleanField()))
+    household = households.first()
+    return household, bool(household is not None and instance_id)
+
+
+def _household(household, campaign, actor):
+    """The household _read_household found, checked: a target of the campaign, in the actor's grids."""
     if household is None:
         raise DomainError(_("Unknown household."), field="household")
     if not any(household.grid_code.startswith(code) for code in campaign.target_codes):
@@ -367,7 +409,7 @@ def _visit_moment(value):
 
 
 def _match_members(definition, answers):
-    """[(index, person or None, id_number or "", member answers)] for the member group's rows."""
+    """[(index, registry person's id or None, id_number or "", member answers)] for the member group's rows."""
     from wangge.registry.models import Person
 
     group = forms.repeat_field(definition)
@@ -377,8 +419,8 @@ def _match_members(definition, answers):
     rows = answers.get(group["name"], [])
     numbers = [str(row.get(id_field) or "") if id_field else "" for row in rows]
     indexes = {number: pii.blind_index(number, purpose=pii.ID_NUMBER) for number in numbers if number}
-    persons = {person.id_number_index: person
-               for person in Person.objects.filter(id_number_index__in=list(indexes.values()))}
+    persons = dict(Person.objects.filter(id_number_index__in=list(indexes.values()))
+                   .values_list("id_number_index", "pk")) if indexes else {}
     return [(index, persons.get(indexes.get(number)) if number else None, number, row)
             for index, (row, number) in enumerate(zip(rows, numbers, strict=True))]
 
@@ -432,10 +474,13 @@ def do_record_visit(campaign, *, actor, household, status, answers=None, locatio
     if not str(instance_id or "").strip():
         instance_id = ""
     instance_id = str(instance_id).strip()[:100]
+    found, locked = _read_household(household, campaign, instance_id)
     if instance_id:
-        # Two copies of one submission at once (a phone retrying): the second waits here, then finds the first.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [campaign.pk, instance_id])
+        # Two copies of one submission at once (a phone retrying): the second waits at the lock (taken with the
+        # household where it was read), then finds the first.
+        if not locked:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [campaign.pk, instance_id])
         existing = Visit.objects.filter(campaign=campaign, instance_id=instance_id).first()
         if existing is not None:
             if existing.worker_id != actor.pk:
@@ -443,11 +488,12 @@ def do_record_visit(campaign, *, actor, household, status, answers=None, locatio
             return existing
     if not scope_codes(actor, VISIT_HOUSEHOLD):
         raise DomainError(_("Your role may not record visits."), code="forbidden")
-    campaign = Campaign.objects.select_related("form_version").get(pk=campaign.pk)
+    if getattr(campaign, "visit_flag_rules", None) is None:  # not as visit_campaigns() reads it: read it now
+        campaign = Campaign.objects.select_related("form_version").get(pk=campaign.pk)
     if campaign.state != CampaignState.RUNNING:
         raise DomainError(_("The campaign is %(state)s: it takes no visits.") % {
             "state": campaign.get_state_display()}, field="campaign", code="invalid_transition")
-    household = _household(household, campaign, actor)
+    household = _household(found, campaign, actor)
     if status not in VisitStatus.values:
         raise DomainError(_("Unknown result; one of: %(all)s.") % {"all": ", ".join(VisitStatus.values)},
                           field="status")
@@ -474,7 +520,7 @@ def do_record_visit(campaign, *, actor, household, status, answers=None, locatio
         inside = grid_code_at(point) == household.grid_code
 
     members = _match_members(definition, cleaned) if cleaned else []
-    hits = _rule_hits(list(campaign.flag_rules.filter(active=True)), definition, cleaned) if cleaned else []
+    hits = _rule_hits(_active_rules(campaign), definition, cleaned) if cleaned else []
     flagged_indexes = {index for _rule, index in hits if index is not None}
     visit = Visit.objects.create(
         campaign=campaign, round=campaign.current_round, household=household, grid_code=household.grid_code,
@@ -484,7 +530,7 @@ def do_record_visit(campaign, *, actor, household, status, answers=None, locatio
         members=len(members), stats=forms.stats_of(definition, cleaned) if cleaned else {},
         flags=sorted({rule.code for rule, _index in hits}), instance_id=instance_id, source=source)
     VisitMember.objects.bulk_create([
-        VisitMember(visit=visit, index=index, person=person,
+        VisitMember(visit=visit, index=index, person_id=person,
                     id_number_index=pii.blind_index(number, purpose=pii.ID_NUMBER) if number else "",
                     flagged=index in flagged_indexes)
         for index, person, number, _row in members])
@@ -556,39 +602,72 @@ def _raise_flags(visit, household, hits, actor):
 
 def _move_standing(visit, household, flagged):
     """The household's standing in the round becomes this visit's result; the grid's ledger row moves the count
-    from the old result to the new one (one row locked per grid, so concurrent visits in a grid add up)."""
-    # The grid's ledger row first: it serialises the grid's visits, so two first calls at one household cannot both
-    # find no standing (the second would break the standing's unique constraint).
-    counts = CoverageCount.objects.select_for_update().filter(
-        campaign=visit.campaign, round=visit.round, grid_code=household.grid_code).first()
-    standing = (HouseholdScreening.objects.select_for_update()
-                .filter(campaign=visit.campaign, round=visit.round, household=household).first())
-    if counts is None:  # a grid that did not exist when the round opened (a new generation): open its row now
-        counts = CoverageCount.objects.create(campaign=visit.campaign, round=visit.round,
-                                              grid_code=household.grid_code, registered=1)
-    changes = {STATUS_COLUMNS[visit.status]: 1}
-    stats = dict(counts.stats or {})
-    if standing is not None:
-        old = STATUS_COLUMNS[standing.status]
-        changes[old] = changes.get(old, 0) - 1
-        changes["members"] = visit.members - standing.members
-        changes["flagged_members"] = flagged - standing.flagged_members
-        for key, value in (standing.last_visit.stats or {}).items():
-            stats[key] = stats.get(key, 0) - value
-        standing.status, standing.revisit_at, standing.last_visit = visit.status, visit.revisit_at, visit
-        standing.members, standing.flagged_members = visit.members, flagged
-        standing.save()
-    else:
-        changes["members"], changes["flagged_members"] = visit.members, flagged
-        HouseholdScreening.objects.create(campaign=visit.campaign, round=visit.round, household=household,
-                                          grid_code=household.grid_code, status=visit.status,
-                                          revisit_at=visit.revisit_at, last_visit=visit, members=visit.members,
-                                          flagged_members=flagged)
-    for key, value in (visit.stats or {}).items():
-        stats[key] = stats.get(key, 0) + value
-    CoverageCount.objects.filter(pk=counts.pk).update(
-        stats={key: value for key, value in stats.items() if value},
-        **{column: F(column) + delta for column, delta in changes.items() if delta})
+    from the old result to the new one.
+
+    Two statements for a household's first call, three when it was called on before, none of them reading a row
+    before writing it: the standing is inserted, or (when it exists) updated while reading what it was under its
+    row lock; the ledger row is added to in one upsert (the counts and the summed statistics computed by the
+    database under the row's lock), so concurrent visits in a grid add up and two first calls at one household at
+    once count it once (the second waits for the first's standing, then moves it)."""
+    standing_table = connection.ops.quote_name(HouseholdScreening._meta.db_table)
+    visit_table = connection.ops.quote_name(Visit._meta.db_table)
+    ledger_table = connection.ops.quote_name(CoverageCount._meta.db_table)
+    key = [visit.campaign_id, visit.round, household.pk]
+    now = timezone.now()
+    changes = dict.fromkeys(STATUS_COLUMNS.values(), 0)
+    changes[STATUS_COLUMNS[visit.status]] = 1
+    changes["members"], changes["flagged_members"] = visit.members, flagged
+    stats = dict(visit.stats or {})
+    old = None
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(
+                f"INSERT INTO {standing_table} (campaign_id, round, household_id, grid_code, status, revisit_at, "
+                "last_visit_id, members, flagged_members, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (campaign_id, round, household_id) DO NOTHING RETURNING id",
+                [*key, household.grid_code, visit.status, visit.revisit_at, visit.pk, visit.members, flagged, now])
+            if cursor.fetchone() is not None:  # the household's first call in the round
+                break
+            # Called on before (perhaps a moment ago, by a call that just committed): the standing moves, and what
+            # it was comes back, read under its row lock. The old visit's counts are read with it unless that visit
+            # committed while this statement waited (not in its snapshot: read again below).
+            cursor.execute(
+                f"UPDATE {standing_table} AS standing SET status = %s, revisit_at = %s, last_visit_id = %s, "
+                "members = %s, flagged_members = %s, updated_at = %s "
+                f"FROM (SELECT id, status, members, flagged_members, last_visit_id FROM {standing_table} "
+                "WHERE campaign_id = %s AND round = %s AND household_id = %s FOR UPDATE) AS old "
+                "WHERE standing.id = old.id RETURNING old.status, old.members, old.flagged_members, "
+                f"old.last_visit_id, (SELECT stats FROM {visit_table} WHERE id = old.last_visit_id)",
+                [visit.status, visit.revisit_at, visit.pk, visit.members, flagged, now, *key])
+            old = cursor.fetchone()
+            if old is not None:
+                break
+        if old is not None:
+            status, members, flagged_before, last_visit, old_stats = old
+            changes[STATUS_COLUMNS[status]] -= 1
+            changes["members"] -= members
+            changes["flagged_members"] -= flagged_before
+            if old_stats is None:
+                old_stats = Visit.objects.filter(pk=last_visit).values_list("stats", flat=True).first()
+            elif isinstance(old_stats, str):
+                old_stats = json.loads(old_stats)
+            for name, value in (old_stats or {}).items():
+                stats[name] = stats.get(name, 0) - value
+        columns = list(changes)
+        # A grid that did not exist when the round opened (a new generation) gets its row now (registered 1; the
+        # inserted row is checked before the conflict is found, so it carries no negative count).
+        cursor.execute(
+            f"INSERT INTO {ledger_table} AS ledger (campaign_id, round, grid_code, registered, registered_persons, "
+            f"{', '.join(columns)}, stats) VALUES (%s, %s, %s, 1, NULL, {', '.join(['%s'] * len(columns))}, %s) "
+            "ON CONFLICT (campaign_id, round, grid_code) DO UPDATE SET "
+            + "".join(f"{column} = ledger.{column} + %s, " for column in columns)
+            + "stats = (SELECT coalesce(jsonb_object_agg(name, total), '{}'::jsonb) FROM ("
+            "SELECT name, sum(value) AS total FROM ("
+            "SELECT key AS name, value::numeric AS value FROM jsonb_each_text(ledger.stats) UNION ALL "
+            "SELECT key, value::numeric FROM jsonb_each_text(EXCLUDED.stats)) AS parts "
+            "GROUP BY name HAVING sum(value) <> 0) AS totals)",
+            [visit.campaign_id, visit.round, household.grid_code, *(max(delta, 0) for delta in changes.values()),
+             json.dumps({name: value for name, value in stats.items() if value}), *changes.values()])
 
 
 # ---- reading answers -----------------------------------------------------------------------------------------------

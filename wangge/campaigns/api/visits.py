@@ -22,7 +22,7 @@ from wangge.core.scope import scope_codes
 
 from .. import services
 from ..forms import AnswerErrors
-from ..models import Campaign, PersonProposal, ProposalState, Visit, VisitSource, VisitStatus
+from ..models import PersonProposal, ProposalState, Visit, VisitSource, VisitStatus
 from . import serializers as s
 from .campaigns import BAD_INPUT, FORBIDDEN, ID, NOT_FOUND, WRITE
 
@@ -119,7 +119,8 @@ class VisitViewSet(ChangeContextMixin, mixins.ListModelMixin, mixins.RetrieveMod
         data = s.VisitWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        campaign = Campaign.objects.visible_to(request.user, VISIT_HOUSEHOLD).filter(pk=values.pop("campaign")).first()
+        # read as the service takes it (form version and flag rules with it): the service reads neither again
+        campaign = services.visit_campaigns(request.user).filter(pk=values.pop("campaign")).first()
         if campaign is None:
             raise DomainError(_("Unknown campaign."), field="campaign")
         started = timezone.now()

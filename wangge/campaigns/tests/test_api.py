@@ -268,6 +268,29 @@ def test_a_worker_records_a_visit(client, running):
     assert households[0]["status"] == "visited" and households[0]["last_visit_id"] == body["id"]
 
 
+def test_a_visit_through_the_api_raises_the_campaigns_flags(client, running):
+    category = Category.objects.get(kind="event", code="0901")
+    services.do_add_flag_rule(running["campaign"], actor=running["staff"], code="fever", label="发热",
+                              field="fever", operator="eq", value="yes", category=category.pk, urgency="urgent")
+    services.do_add_flag_rule(running["campaign"], actor=running["staff"], code="contact", label="密接",
+                              field="contact", operator="eq", value="yes")
+    rule = services.do_add_flag_rule(running["campaign"], actor=running["staff"], code="home", label="居家",
+                                     field="isolation", operator="eq", value="home")
+    rule.active = False  # a rule switched off raises nothing
+    rule.save()
+    client.force_login(running["worker"])
+    response = post_visit(client, running, answers={"members": [
+        member(isolation="home"), member(name="王五", id_number=NEW_ID, fever="yes", contact="yes")]})
+    assert response.status_code == 201, response.content
+    assert response.json()["flags"] == ["contact", "fever"]
+    visit = Visit.objects.get()
+    hits = {hit.rule.code: hit for hit in visit.flag_hits.select_related("rule", "event")}
+    assert set(hits) == {"contact", "fever"} and hits["contact"].event is None  # a flag without a category
+    event = hits["fever"].event
+    assert (event.category, event.urgency, event.grid_code) == (category, "urgent", running["grid"])
+    assert "王五" not in event.description
+
+
 @pytest.mark.parametrize("values, field", [
     ({"household": 999999}, "household"),
     ({"household": "H-0"}, "household"),

@@ -150,6 +150,27 @@ def test_ledger_equals_a_hand_count(world):
     assert c.pk not in HouseholdScreening.objects.values_list("household_id", flat=True)
 
 
+def test_the_ledger_takes_back_what_a_households_earlier_call_counted(world):
+    campaign = running(world)
+    household, worker = world["households"][0], world["worker"]
+    arrival = {"members": [member(returned="yes", return_date="2026-11-20", from_place="武汉", isolation="home"),
+                           member(name="王五", id_number=NEW_ID)]}
+    services.do_record_visit(campaign, actor=worker, household=household, status="visited", answers=arrival)
+    counts = ledger(campaign, world["grid"])
+    assert (counts.visited, counts.members, counts.stats) == (1, 2, {"arrival": 1, "isolation_home": 1})
+    services.do_record_visit(campaign, actor=worker, household=household, status="visited",
+                             answers={"members": [member()]})  # the arrival was a mistake
+    counts = ledger(campaign, world["grid"])
+    assert (counts.visited, counts.members, counts.stats) == (1, 1, {})
+    services.do_record_visit(campaign, actor=worker, household=household, status="visited", answers=arrival)
+    services.do_record_visit(campaign, actor=worker, household=household, status="moved_out")
+    counts = ledger(campaign, world["grid"])
+    assert (counts.visited, counts.moved_out, counts.members, counts.stats) == (0, 1, 0, {})
+    standing = HouseholdScreening.objects.get(campaign=campaign, household=household)
+    assert (standing.status, standing.members, standing.last_visit) == (
+        "moved_out", 0, Visit.objects.filter(household=household).order_by("-created_at", "-id").first())
+
+
 def test_flags_open_events_and_tell_the_grid(world):
     campaign = running(world)
     category = Category.objects.get(kind="event", code="0901")
