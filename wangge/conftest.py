@@ -30,6 +30,15 @@ def district(db):
 
 
 @pytest.fixture(autouse=True)
+def fresh_reference_tables():
+    """Each test reads the categories, the routing table and the calendar afresh: an edit an earlier test rolled
+    back sends no signal, and must not stay in this process's memory."""
+    from wangge.core.refcache import clear_all_here
+
+    clear_all_here()
+
+
+@pytest.fixture(autouse=True)
 def english_messages(settings):
     """Tests read messages in English; the default UI language (zh-hans) has its own tests."""
     from django.utils import translation

@@ -10,20 +10,18 @@ working day (settings.WANGGE_WORKING_HOURS, local time in settings.TIME_ZONE —
 
 Each year's listed days are read once into memory (one query a year) and the cache is cleared on every calendar
 edit: at once in this process, and in other processes (the job worker) within CALENDAR_RECHECK_SECONDS through a
-version stamp in the shared Django cache.
+version stamp in the shared Django cache (wangge.core.refcache).
 """
 
-import threading
-import time as monotonic_time
-import uuid
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
+
+from wangge.core.refcache import ReferenceCache
 
 HOURS, DAYS = "hours", "days"
 UNITS = (HOURS, DAYS)
@@ -32,7 +30,6 @@ DEFAULT_WORKING_HOURS = ("08:30-12:00", "13:30-17:30")
 DEFAULT_WARNING_FRACTION = 0.7
 CALENDAR_RECHECK_SECONDS = 10
 MAX_SPAN_DAYS = 366 * 30  # no limit reaches further; guards the day walk against absurd amounts
-_VERSION_KEY = "cases:calendar:version"
 
 
 # ---- Working hours ---------------------------------------------------------------------------------------------
@@ -94,57 +91,34 @@ def zone():
 
 # ---- The calendar cache ----------------------------------------------------------------------------------------
 
-_lock = threading.Lock()
-_years = {}  # year → {date: kind}
-_state = {"version": None, "checked": 0.0}
-
-
-def _recheck():
-    now = monotonic_time.monotonic()
-    if now - _state["checked"] < CALENDAR_RECHECK_SECONDS:
-        return
-    version = cache.get(_VERSION_KEY)
-    with _lock:
-        if version != _state["version"]:
-            _years.clear()
-            _state["version"] = version
-        _state["checked"] = now
+# {year: {date: kind}}, each year read once when first asked for.
+_listed_by_year = ReferenceCache("cases:calendar", dict, CALENDAR_RECHECK_SECONDS)
 
 
 def listed_days(year):
     """{date: kind} of the days `year` lists (holidays and make-up working days); {} for a year not loaded."""
-    _recheck()
-    days = _years.get(year)
+    years = _listed_by_year.get()
+    days = years.get(year)
     if days is None:
         from .models import CalendarDay
 
         days = dict(CalendarDay.objects.filter(year=year).values_list("date", "kind"))
-        with _lock:
-            _years[year] = days
+        years[year] = days
     return days
 
 
 def clear_cache():
     """Forgets the cached years in this process only (tests use it after a rolled-back edit)."""
-    with _lock:
-        _years.clear()
-        _state["checked"] = 0.0
+    _listed_by_year.clear_here()
 
 
 def invalidate():
     """After a calendar edit: forget the cached years here, and tell other processes through the shared cache."""
-    version = uuid.uuid4().hex
-    try:
-        cache.set(_VERSION_KEY, version, None)
-    except Exception:  # a cache outage must not fail the edit; other processes then recheck on restart
-        version = None
-    with _lock:
-        _years.clear()
-        _state["version"], _state["checked"] = version, monotonic_time.monotonic()
+    _listed_by_year.invalidate()
 
 
 def on_calendar_change(**kwargs):
-    invalidate()
+    _listed_by_year.on_change(**kwargs)
 
 
 # ---- Days --------------------------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ Classes carry no limits of their own; subclasses do. 事件 go "先属地后属�
 
 from django.db import connections
 
+from wangge.core.refcache import ReferenceCache
+
 EVENT, PART = "event", "part"
 LOCALITY, OWNER = "locality_first", "owner_first"
 H, D = "hours", "days"
@@ -81,3 +83,13 @@ def seed_categories(using="default", **kwargs):
                 defaults={"name": name, "parent": parent, "ownership": ownership, "limit_unit": unit,
                           "limit_normal": normal, "limit_urgent": urgent, "limit_emergency": emergency,
                           "self_handling": self_handling, "limit_note": note})
+
+
+def _load_categories():
+    from .models import Category
+
+    return {category.pk: category for category in Category.objects.all()}
+
+
+# {id: category}: a few dozen rows read on every report, held in memory (wangge.core.refcache).
+by_id = ReferenceCache("cases:categories", _load_categories)

@@ -14,6 +14,7 @@ from wangge.geo import codes as area_codes
 from wangge.geo.models import Area
 from wangge.workforce.models import Department, DepartmentKind, DepartmentMembership
 
+from . import routing
 from .models import Category, CategoryKind, RoutingRole, RoutingRule
 
 EVENT, PART = CategoryKind.EVENT, CategoryKind.PART
@@ -70,6 +71,7 @@ def load():
            for category, area, role, department in wanted
            if (category.pk, area, role, department.pk) not in have]
     RoutingRule.objects.bulk_create(new)
+    routing.active_rules.invalidate()
     added["rules"] = len(new)
 
     handler = User.objects.filter(username=DEMO_HANDLER).first()

@@ -7,8 +7,9 @@ falls back to the locality (属地); 事件 "先属地后属主" the other way r
 their own, asked only for emergencies, which fall back to the ordinary route when a category names none.
 """
 
-from django.db.models import Q
 from django.utils import timezone
+
+from wangge.core.refcache import ReferenceCache
 
 from .models import Ownership, RoutingRole, RoutingRule
 
@@ -21,16 +22,28 @@ def area_prefixes(code):
     return [code[:length] for length in (6, 9, 12, 15) if len(code) >= length]
 
 
+def _load_rules():
+    """{(category id, area code): [active rule with its department, …]} — the whole table (hundreds of rows), read
+    once per process and again after an edit (wangge.core.refcache), so routing a report costs no query."""
+    table = {}
+    for rule in RoutingRule.objects.filter(active=True).select_related("department"):
+        table.setdefault((rule.category_id, rule.area_code), []).append(rule)
+    return table
+
+
+active_rules = ReferenceCache("cases:routing", _load_rules)
+
+
 def candidates(category, grid_code, roles):
     """Active rules for `category` (or its class) at `grid_code` with one of `roles`, best first, whose department
     is open and serves the grid."""
     today = timezone.localdate()
+    table = active_rules.get()
     categories = [category.pk] + ([category.parent_id] if category.parent_id else [])
-    rules = (RoutingRule.objects.filter(active=True, category_id__in=categories, role__in=roles,
-                                        area_code__in=area_prefixes(grid_code))
-             .filter(Q(department__closed_on__isnull=True) | Q(department__closed_on__gt=today))
-             .select_related("department"))
-    rules = [rule for rule in rules if grid_code.startswith(rule.department.area_code)]
+    rules = [rule for category_id in categories for code in area_prefixes(grid_code)
+             for rule in table.get((category_id, code), ())
+             if rule.role in roles and grid_code.startswith(rule.department.area_code)
+             and (rule.department.closed_on is None or rule.department.closed_on > today)]
     return sorted(rules, key=lambda rule: (roles.index(rule.role), -len(rule.area_code),
                                            rule.category_id != category.pk, rule.department.code))
 

@@ -140,12 +140,13 @@ class VersionConflict(DomainError):
 
 
 def _category(value):
+    from . import categories
     from .models import Category
 
     if isinstance(value, Category):
         category = value
     else:
-        category = Category.objects.filter(pk=value).first() if str(value).isdigit() else None
+        category = categories.by_id.get().get(int(value)) if str(value).isdigit() else None
     if category is None or category.parent_id is None or not category.active:
         raise DomainError(_("Unknown category: choose an active subclass (4-digit code)."), field="category")
     return category

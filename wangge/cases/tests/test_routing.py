@@ -243,3 +243,27 @@ def test_a_grid_chief_by_role_hears_of_an_emergency_too(cast):
     chief = make_user("grid_chief", cast["grid_code"])  # the role, without a post
     event = report(cast, subclass("event", "0102"), emergency=True)
     assert Notification.objects.filter(event=event, recipient=chief, kind=Notification.Kind.EMERGENCY).exists()
+
+
+def test_an_edit_to_the_table_routes_the_next_report_at_once(cast):
+    """The routing table and the categories are held in memory: an admin's edit (a save, a delete, a department
+    closed, a category's rule changed) must route the very next report by the new table."""
+    deps = cast["departments"]
+    manhole = subclass("part", "0101")
+    rule(manhole, "370103", RoutingRole.OWNER, deps["water"])
+    assert report(cast, manhole).routed_department == deps["water"]
+    closer = rule(manhole, SUBDISTRICT_A, RoutingRole.OWNER, deps["street"])
+    assert report(cast, manhole).routed_department == deps["street"]
+    deps["street"].closed_on = date(2020, 1, 1)
+    deps["street"].save()
+    assert report(cast, manhole).routed_department == deps["water"]
+    closer.delete()
+    rule(manhole, "370103", RoutingRole.LOCALITY, deps["urban"])
+    manhole.ownership = Ownership.LOCALITY_FIRST
+    manhole.save()
+    assert report(cast, manhole).routed_department == deps["urban"]
+    manhole.active = False
+    manhole.save()
+    with pytest.raises(DomainError) as refused:
+        report(cast, manhole)
+    assert refused.value.field == "category"
