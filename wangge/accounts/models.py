@@ -2,10 +2,12 @@ import hashlib
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Exists, OuterRef
+from django.db.models.functions import JSONObject
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -31,6 +33,13 @@ class UserQuerySet(models.QuerySet):
             return self.none()
         inside = AreaAssignment.objects.filter(AreaAssignment.scope_q(codes, action), user=OuterRef("pk"))
         return self.filter(Exists(inside))
+
+    def with_assignments(self):
+        """Users with their assignments (area code and the role's actions) read in the same query, for
+        User.scope_codes: signing a request's user in this way saves a query on every request."""
+        rows = (AreaAssignment.objects.filter(user=OuterRef("pk")).order_by()
+                .values(row=JSONObject(code="area_code", actions="role__actions")))
+        return self.annotate(assignment_rows=ArraySubquery(rows))
 
 
 class UserManager(DjangoUserManager.from_queryset(UserQuerySet)):
@@ -64,8 +73,10 @@ class User(AbstractUser):
         cache = self.__dict__.setdefault("_scope_cache", {})
         if action not in cache:
             if None not in cache:  # the user's assignments, read once: a request asks for several actions
-                cache[None] = [(row.area_code, set(row.role.actions))
-                               for row in self.assignments.select_related("role")]
+                rows = self.__dict__.get("assignment_rows")  # read with the user (with_assignments)
+                cache[None] = ([(row["code"], set(row["actions"])) for row in rows] if rows is not None else
+                               [(row.area_code, set(row.role.actions))
+                                for row in self.assignments.select_related("role")])
             codes = {area_code for area_code, actions in cache[None] if action in actions}
             # A prefix already covered by a shorter one adds nothing to the filter.
             cache[action] = tuple(

@@ -163,3 +163,28 @@ def test_unlock_clears_a_lock_of_a_user_in_scope(client, manager):
     assert body["locked"] is False and body["locked_until"] is None
     worker.refresh_from_db()
     assert worker.failed_logins == 0
+
+
+def test_a_signed_in_users_scope_follows_its_assignments_from_the_next_request(client, district):
+    """A request's user is read with its assignments in one query; a change to them (an area taken away, a role's
+    action withdrawn, an area given) binds from the very next request, with nothing remembered in between."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from wangge.geo.models import Area
+
+    user = make_user("community_staff", COMMUNITY_A)
+    client.force_login(user)
+    area = f"/api/v1/geo/areas/{Area.objects.get(generation__state='active', code=COMMUNITY_A).pk}/"
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(area).status_code == 200
+    assert not any("accounts_areaassignment" in q["sql"] and "accounts_user" not in q["sql"]
+                   for q in queries.captured_queries)
+    AreaAssignment.objects.filter(user=user).delete()
+    assert client.get(area).status_code == 404
+    do_assign_area(user, COMMUNITY_A, "community_staff", actor=make_superuser())
+    assert client.get(area).status_code == 200
+    role = Role.objects.get(slug="community_staff")
+    role.actions = [action for action in role.actions if action != VIEW_AREA]
+    role.save()
+    assert client.get(area).status_code == 404
