@@ -286,6 +286,8 @@ def main():
     parser.add_argument("--duration", type=float, default=25, help="measured seconds of ours")
     parser.add_argument("--warmup", type=float, default=5, help="seconds of warm-up before measuring")
     parser.add_argument("--keep", action="store_true", help="keep the events made (for inspection)")
+    parser.add_argument("--workers", type=int, default=WORKERS, help="gunicorn workers (scripts/serve.sh's default)")
+    parser.add_argument("--threads", type=int, default=THREADS, help="threads per gunicorn worker")
     args = parser.parse_args()
 
     generation = Generation.objects.filter(state=Generation.State.ACTIVE).first()
@@ -305,7 +307,7 @@ def main():
     session = login_session(user)
     run_id = f"{int(time.time())}"
     try:
-        with Gunicorn(workers=WORKERS, threads=THREADS) as server:
+        with Gunicorn(workers=args.workers, threads=args.threads) as server:
             results, interval, made = drive(server, session, points, categories, args.warmup, args.duration)
         rates = windows([done for done, _ in results], interval)
         latencies = [latency * 1000 for _, latency in results]
@@ -320,10 +322,10 @@ def main():
     ours_rate = statistics.median(rates)
     floor_rate = count / floor_s
     floor_ms = [x * 1000 for x in floor_latencies]
-    print(f"event_create: {CLIENTS} concurrent clients, gunicorn {WORKERS} gthread workers × {THREADS} threads "
-          f"(keep-alive), {args.warmup:.0f} s warm-up + {args.duration:.0f} s measured; {len(points)} points in "
-          f"{len(points) // POINTS_PER_GRID} grids, {len(categories)} subclasses, as {user.username!r}; "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    print(f"event_create: {CLIENTS} concurrent clients, gunicorn {args.workers} gthread workers × {args.threads} "
+          f"threads (keep-alive), {args.warmup:.0f} s warm-up + {args.duration:.0f} s measured; "
+          f"{len(points)} points in {len(points) // POINTS_PER_GRID} grids, {len(categories)} subclasses, "
+          f"as {user.username!r}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"  {'':58} {'events/s':>9} {'median':>8} {'p99':>8}  (ms)")
     label = f"ours: POST {URL} (median of {len(rates)} {WINDOW_S} s windows)"
     print(f"  {label:58} {ours_rate:9.0f} {statistics.median(latencies):8.2f} {percentile(latencies, 99):8.2f}"

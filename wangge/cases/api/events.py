@@ -183,6 +183,15 @@ _EVENT_VALUES = ("id", "case_number", "district_code", "grid_code", "source", "a
 _EVENT_REFERENCES = ("reporter", "department", "dispatcher", "handler", "verifier", "routed_department")
 
 
+def _geojson(geometry):
+    """GeoJSON of a location: a point directly (every event and timeline location is one), else through GDAL."""
+    if geometry is None:
+        return None
+    if geometry.geom_typeid == 0:
+        return {"type": "Point", "coordinates": [geometry.x, geometry.y]}
+    return _GEOMETRY.to_representation(geometry)
+
+
 def _moment(value):
     return _MOMENT.to_representation(value) if value is not None else None
 
@@ -202,7 +211,7 @@ def event_row(event):
     row.update({name: getattr(event, f"{name}_id") for name in _EVENT_REFERENCES})
     row.update({name: _moment(getattr(event, name)) for name in _EVENT_MOMENTS})
     row["state"] = str(event.state)
-    row["location"] = _GEOMETRY.to_representation(event.location)
+    row["location"] = _geojson(event.location)
     row["category"] = category_row(event.category)
     row["department_name"] = event.department.name if event.department_id else None
     row["routed_department_name"] = event.routed_department.name if event.routed_department_id else None
@@ -214,7 +223,7 @@ def timeline_row(entry):
     return {"id": entry.pk, "at": _moment(entry.at), "actor": entry.actor.username if entry.actor_id else None,
             "actor_name": str(entry.actor) if entry.actor_id else "", "action": entry.action,
             "from_state": entry.from_state, "to_state": entry.to_state, "note": entry.note,
-            "location": _GEOMETRY.to_representation(entry.location) if entry.location is not None else None,
+            "location": _geojson(entry.location),
             "attachments": [attachment.pk for attachment in entry.attachments.all()]}
 
 
