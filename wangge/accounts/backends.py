@@ -30,7 +30,7 @@ class LockoutModelBackend(ModelBackend):
     def get_user(self, user_id):
         """The signed-in user of a request, with the assignments that make its scope (one query, not two)."""
         try:
-            user = User._default_manager.with_assignments().get(pk=user_id)
-        except User.DoesNotExist:
+            user = User._default_manager.signed_in(int(user_id))
+        except (TypeError, ValueError):
             return None
-        return user if self.user_can_authenticate(user) else None
+        return user if user is not None and self.user_can_authenticate(user) else None

@@ -2,12 +2,10 @@ import hashlib
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
-from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Exists, OuterRef
-from django.db.models.functions import JSONObject
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -34,17 +32,15 @@ class UserQuerySet(models.QuerySet):
         inside = AreaAssignment.objects.filter(AreaAssignment.scope_q(codes, action), user=OuterRef("pk"))
         return self.filter(Exists(inside))
 
-    def with_assignments(self):
-        """Users with their assignments (area code and the role's actions) read in the same query, for
-        User.scope_codes: signing a request's user in this way saves a query on every request."""
-        rows = (AreaAssignment.objects.filter(user=OuterRef("pk")).order_by()
-                .values(row=JSONObject(code="area_code", actions="role__actions")))
-        return self.annotate(assignment_rows=ArraySubquery(rows))
-
 
 class UserManager(DjangoUserManager.from_queryset(UserQuerySet)):
-    pass
-
+    def signed_in(self, pk):
+        """The user `pk` with its assignments (area code and the role's actions, for User.scope_codes) in one
+        query, or None: every request's user is signed in this way, which saves a query on each request."""
+        sql = (f"SELECT u.*, ARRAY(SELECT json_build_object('code', a.area_code, 'actions', r.actions) "
+               f"FROM {AreaAssignment._meta.db_table} a JOIN {Role._meta.db_table} r ON r.id = a.role_id "
+               f"WHERE a.user_id = u.id) AS assignment_rows FROM {self.model._meta.db_table} u WHERE u.id = %s")
+        return next(iter(self.raw(sql, [pk])), None)
 
 
 @track_changes(exclude=["password", "last_login"])
@@ -73,7 +69,7 @@ class User(AbstractUser):
         cache = self.__dict__.setdefault("_scope_cache", {})
         if action not in cache:
             if None not in cache:  # the user's assignments, read once: a request asks for several actions
-                rows = self.__dict__.get("assignment_rows")  # read with the user (with_assignments)
+                rows = self.__dict__.get("assignment_rows")  # read with the user (UserManager.signed_in)
                 cache[None] = ([(row["code"], set(row["actions"])) for row in rows] if rows is not None else
                                [(row.area_code, set(row.role.actions))
                                 for row in self.assignments.select_related("role")])
