@@ -2,6 +2,7 @@
 
 - `enqueue(notifications)` runs inside the transaction that writes the notifications (cases.notifications.notify):
   the messages commit with them or not at all, and the delivery job is deferred once the transaction commits.
+  `enqueue_ids(ids, recipient ids)` is the same for many notifications at once, without instances (the clock job).
 - `deliver_due()` is what the jobs run: it claims one due message at a time (SELECT … FOR UPDATE SKIP LOCKED, so
   workers running side by side never send one message twice), sends it, and records the outcome in the same
   transaction. A crash between the send and the commit sends that message again on the next run (at least once;
@@ -13,7 +14,8 @@ import re
 from collections import Counter
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, connection, transaction
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -99,28 +101,60 @@ def do_remove_address(address_row, *, actor):
 # Queueing ------------------------------------------------------------------------------------------------------------
 
 def enqueue(notifications):
-    """Outbox messages for freshly written notifications, in the caller's transaction: per notification, one for
-    every configured channel the recipient (an active user) has an active address for, and one for every channel
-    that needs none (capture). Returns the messages written."""
-    notifications = [n for n in notifications if n.pk is not None]
+    """Outbox messages for freshly written notifications (saved instances), in the caller's transaction: per
+    notification, one for every configured channel the recipient (an active user) has an active address for, and one
+    for every channel that needs none (capture). Returns the number of messages written."""
+    saved = [(n.pk, n.recipient_id) for n in notifications if n.pk is not None]
+    return enqueue_ids([pk for pk, _recipient in saved], [recipient for _pk, recipient in saved])
+
+
+def enqueue_ids(notification_ids, recipient_ids):
+    """`enqueue` for notifications given by id, with their recipients' ids in the same order (no instances: the clock
+    job queues tens of thousands at once). One INSERT … SELECT: the notifications × the configured channels, those
+    needing an address kept only where the recipient, an active user, has an active one; the messages are numbered
+    in the order given, channel by channel as configured. The addresses stay sealed: only their presence is read."""
     configured = channels.configured()
-    if not notifications or not configured:
-        return []
-    recipients = {n.recipient_id for n in notifications}
-    needing = [name for name, channel in configured.items() if channel.needs_address]
-    reachable = set()
-    if needing:
-        reachable = set(OutboundAddress.objects.filter(
-            user_id__in=recipients, channel__in=needing, active=True, user__is_active=True,
-        ).values_list("user_id", "channel"))
-    now = timezone.now()
-    rows = [OutboxMessage(notification_id=n.pk, channel=name, recipient_id=n.recipient_id, next_attempt_at=now)
-            for n in notifications for name, channel in configured.items()
-            if not channel.needs_address or (n.recipient_id, name) in reachable]
-    if rows:
-        OutboxMessage.objects.bulk_create(rows, batch_size=1000)
+    if not notification_ids or not configured:
+        return 0
+    fixed = _fixed_values()
+    names = [name for name in configured]
+    needs = [configured[name].needs_address for name in names]
+    message, address, user = OutboxMessage._meta, OutboundAddress._meta, get_user_model()._meta
+    quote = connection.ops.quote_name
+    column = {name: quote(message.get_field(name).column) for name in ("notification", "channel", "recipient")}
+    sql = (f"INSERT INTO {quote(message.db_table)} ({column['notification']}, {column['recipient']}, "
+           f"{column['channel']}, {', '.join(quote(name) for name in fixed)}) "
+           f"SELECT n.id, n.recipient_id, c.name, {', '.join(['%s'] * len(fixed))} "
+           "FROM unnest(%s::bigint[], %s::bigint[]) WITH ORDINALITY AS n(id, recipient_id, position) "
+           "CROSS JOIN unnest(%s::text[], %s::boolean[]) WITH ORDINALITY AS c(name, needs_address, position) "
+           "WHERE NOT c.needs_address OR EXISTS ("
+           f"SELECT 1 FROM {quote(address.db_table)} a JOIN {quote(user.db_table)} u "
+           f"ON u.{quote(user.pk.column)} = a.{quote(address.get_field('user').column)} "
+           f"WHERE a.{quote(address.get_field('user').column)} = n.recipient_id "
+           f"AND a.{quote(address.get_field('channel').column)} = c.name "
+           f"AND a.{quote(address.get_field('active').column)} AND u.{quote(user.get_field('is_active').column)}) "
+           "ORDER BY n.position, c.position")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*fixed.values(), list(notification_ids), list(recipient_ids), names, needs])
+        written = cursor.rowcount
+    if written:
         transaction.on_commit(schedule_delivery, robust=True)
-    return rows
+    return written
+
+
+def _fixed_values():
+    """{column: value} for every column of a new message but its notification, recipient and channel: what a new
+    OutboxMessage holds (status pending, no attempts, due now), prepared for the database."""
+    now = timezone.now()
+    template = OutboxMessage(next_attempt_at=now)
+    values = {}
+    for field in OutboxMessage._meta.concrete_fields:
+        if field.primary_key or field.name in ("notification", "channel", "recipient"):
+            continue
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            setattr(template, field.attname, now)
+        values[field.column] = field.get_db_prep_save(getattr(template, field.attname), connection)
+    return values
 
 
 def schedule_delivery():
