@@ -7,7 +7,8 @@ The limit runs from dispatch to `due_at` in working time on the work calendar (c
 
 evaluate_clocks is set-based: one query reads the candidates, the fraction is computed against a per-run table of
 cumulative working seconds per day (the same calendar, without a loop over days per event), and the rises are
-written with one UPDATE per level, one bulk insert of timeline rows and one of notifications.
+written with one UPDATE per level, one COPY of timeline rows, one of notifications (plain tuples, no model
+instances) and one INSERT … SELECT of their outbox messages (outbox.enqueue_ids).
 """
 
 from collections import defaultdict
@@ -32,8 +33,8 @@ CHAIN = {ClockLevel.WARNING: (GRID_CHIEF, "community_staff"),
          ClockLevel.RED: (GRID_CHIEF, "community_staff", "subdistrict_staff", "command")}
 
 
-def level_for(fraction, red_factor):
-    return calendar.clock_level(fraction, red_at=float(red_factor))
+def level_for(fraction, red_factor, warning_at=None):
+    return calendar.clock_level(fraction, red_at=float(red_factor), warning_at=warning_at)
 
 
 def clock_level_of(event, now=None):
@@ -123,13 +124,24 @@ def _recipients(events):
     return {event_id: by_grid[grid, level] | members[department] for event_id, grid, level, department in events}
 
 
+class Messages:
+    """A rise's title and body (gettext once per run, in the active language, not twice per rise)."""
+
+    def __init__(self):
+        self.zone = calendar.zone()
+        self.titles = {ClockLevel.WARNING: _("%(case)s: time limit nearly used (warning)"),
+                       ClockLevel.OVERDUE: _("%(case)s: overdue (yellow card)"),
+                       ClockLevel.RED: _("%(case)s: far past the limit (red card)")}
+        self.body = _("Category %(category)s, due %(due)s.")
+
+    def __call__(self, level, case_number, category, due):
+        due_text = due.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
+        return (self.titles[level] % {"case": case_number},
+                self.body % {"category": category, "due": due_text})
+
+
 def _message(level, case_number, category, due):
-    due_text = due.astimezone(calendar.zone()).strftime("%Y-%m-%d %H:%M")
-    title = {ClockLevel.WARNING: _("%(case)s: time limit nearly used (warning)"),
-             ClockLevel.OVERDUE: _("%(case)s: overdue (yellow card)"),
-             ClockLevel.RED: _("%(case)s: far past the limit (red card)")}[level] % {"case": case_number}
-    body = _("Category %(category)s, due %(due)s.") % {"category": category, "due": due_text}
-    return title, body
+    return Messages()(level, case_number, category, due)
 
 
 def evaluate_clocks(now=None):
@@ -142,14 +154,15 @@ def evaluate_clocks(now=None):
                                  paused_at__isnull=True)
             .exclude(clock_level=ClockLevel.RED)
             .values_list("id", "dispatched_at", "due_at", "clock_level", "category__red_factor").iterator(5000))
-    risen = {}
+    risen, warning_at = {}, calendar.warning_fraction()
     for event_id, start, due, level, red_factor in rows:
-        new = level_for(ruler.fraction(start, due, now, now_seconds), red_factor)
+        new = level_for(ruler.fraction(start, due, now, now_seconds), red_factor, warning_at)
         if CLOCK_RANK[new] > CLOCK_RANK[level]:
             risen[event_id] = (new, due)
     if not risen:
         return {}
     counts = defaultdict(int)
+    message = Messages()
     with transaction.atomic():
         # Re-read the risen rows under lock (skipping those someone is acting on: the next run sees them) and keep
         # those still open, on the same due moment and still below the new level.
@@ -163,51 +176,57 @@ def evaluate_clocks(now=None):
             if state not in workflow.CLOCK_STATES or due != seen_due or CLOCK_RANK[new] <= CLOCK_RANK[level]:
                 continue
             by_level[new].append(event_id)
-            title, body = _message(new, case_number, f"{code} {name}", due)
-            timeline.append(EventTimeline(event_id=event_id, actor=None, action=TIMELINE_ACTION[new],
-                                          from_state=state, to_state=state, note=title))
+            title, body = message(new, case_number, f"{code} {name}", due)
+            timeline.append((event_id, TIMELINE_ACTION[new], state, state, title))
             changes.append((event_id, grid, new, title, body, department))
         for level, ids in by_level.items():
             Event.objects.filter(pk__in=ids).update(clock_level=level, carded_at=now)
             counts[level] = len(ids)
-        _copy_new_rows(timeline)
+        _copy_new_rows(EventTimeline, ("event", "action", "from_state", "to_state", "note"), timeline)
         recipients = _recipients([(event_id, grid, level, department)
                                   for event_id, grid, level, _t, _b, department in changes])
-        notes = [Notification(recipient_id=user_id, event_id=event_id, kind=NOTIFICATION_KIND[level],
-                              title=title, body=body)
+        notes = [(user_id, event_id, NOTIFICATION_KIND[level], title, body)
                  for event_id, _grid, level, title, body, _d in changes for user_id in sorted(recipients[event_id])]
-        outbox.enqueue(_copy_new_rows(notes, with_ids=True))
+        ids = _copy_new_rows(Notification, ("recipient", "event", "kind", "title", "body"), notes, with_ids=True)
+        outbox.enqueue_ids(ids, [note[0] for note in notes])
     return dict(counts)
 
 
-def _copy_new_rows(objs, *, with_ids=False):
-    """Writes new rows of one model (unsaved instances) with COPY, inside the caller's transaction, and returns them.
+def _copy_new_rows(model, names, rows, *, with_ids=False):
+    """Writes new rows of `model` with COPY, inside the caller's transaction: each row a tuple of values for the
+    fields `names`, in that order. Returns the new ids (with_ids: drawn from the table's sequence first) or None.
 
-    What bulk_create would write, without its value-by-value preparation in Python, which took about a quarter of a
-    run with tens of thousands of rises (bench/clock_job.py). Every concrete field is written as the instance holds
-    it, auto_now and auto_now_add fields with one timestamp; with_ids, ids are drawn from the table's sequence first
-    and set on the instances, as bulk_create sets them. For plain columns only: no value is converted."""
-    if not objs:
-        return objs
-    meta = objs[0]._meta
-    now = timezone.now()
-    stamped = [f for f in meta.concrete_fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
-    for obj in objs:
-        for field in stamped:
-            setattr(obj, field.attname, now)
-    fields = [f for f in meta.concrete_fields if with_ids or not f.primary_key]
+    What bulk_create would write, without model instances and its value-by-value preparation in Python (most of a
+    run with tens of thousands of rises, bench/clock_job.py). Every other concrete field gets what a new instance
+    holds: auto_now and auto_now_add fields one timestamp, the rest their default. For plain columns only: the values
+    in `rows` are written as they are (ids, strings, aware datetimes), not converted."""
+    if not rows:
+        return [] if with_ids else None
+    meta, now = model._meta, timezone.now()
+    given = [meta.get_field(name) for name in names]
+    fixed = {}
+    for field in meta.concrete_fields:
+        if field.primary_key or field in given:
+            continue
+        auto = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+        fixed[field] = field.get_db_prep_save(now if auto else field.get_default(), connection)
+    fields = [*given, *fixed]
+    tail = tuple(fixed.values())
+    if with_ids:
+        fields.insert(0, meta.pk)
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    ids = None
     with connection.cursor() as cursor:
         raw = cursor.cursor
         if with_ids:
             raw.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                        [meta.db_table, meta.pk.column, len(objs)])
-            for obj, (pk,) in zip(objs, raw.fetchall(), strict=True):
-                obj.pk = pk
+                        [meta.db_table, meta.pk.column, len(rows)])
+            ids = [pk for (pk,) in raw.fetchall()]
         with raw.copy(f"COPY {meta.db_table} ({columns}) FROM STDIN") as copy:
-            for obj in objs:
-                copy.write_row([getattr(obj, field.attname) for field in fields])
-    for obj in objs:
-        obj._state.adding, obj._state.db = False, connection.alias
-    return objs
-
+            if with_ids:
+                for pk, row in zip(ids, rows, strict=True):
+                    copy.write_row((pk, *row, *tail))
+            else:
+                for row in rows:
+                    copy.write_row((*row, *tail))
+    return ids

@@ -92,6 +92,25 @@ def test_warning_yellow_red_notify_up_the_chain_once(clocked):
     assert Notification.objects.filter(event=event, kind="red_card").first().body.startswith("Category 0101")
 
 
+def test_a_card_is_queued_on_every_channel_each_recipient_can_be_reached_on(clocked, settings, monkeypatch):
+    from wangge.outbox import services as outbox
+
+    monkeypatch.setenv("TEST_SMS_KEY", "test-sms-key")
+    settings.OUTBOX_CHANNELS = {"capture": {"class": "wangge.outbox.channels.CaptureChannel"},
+                                "sms": {"class": "wangge.outbox.channels.SmsChannel", "url": "http://127.0.0.1:9/sms",
+                                        "key_env": "TEST_SMS_KEY"}}
+    event, people = clocked
+    outbox.do_add_address(actor=people["chief"], channel="sms", address="13812345678")
+    paused = outbox.do_add_address(actor=people["community"], channel="sms", address="13900001111")
+    outbox.do_update_address(paused, actor=people["community"], active=False)
+    assert evaluate_clocks(local(2030, 6, 6, 10, 0)) == {"warning": 1}
+    queued = set(OutboxMessage.objects.filter(notification__event=event).values_list(
+        "notification__recipient_id", "recipient_id", "channel", "status"))
+    chief, community, handler = (people[name].pk for name in ("chief", "community", "handler"))
+    assert queued == {(chief, chief, "capture", "pending"), (chief, chief, "sms", "pending"),
+                      (community, community, "capture", "pending"), (handler, handler, "capture", "pending")}
+
+
 def test_level_never_lowers_and_jumps_straight_to_red(clocked):
     event, people = clocked
     assert evaluate_clocks(local(2030, 6, 12, 9, 0)) == {"red": 1}
