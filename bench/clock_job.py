@@ -21,7 +21,8 @@
 - Peer: a naive per-event loop on a sample (every 50th event), extrapolated: for each event,
   calendar.elapsed_fraction + calendar.clock_level; for a rise, event.save(), one timeline row and one notification
   per recipient (the chain looked up per event, each queued for the outbox) — the same outcome, which is checked
-  against ours on the sample.
+  against ours on the sample row by row: levels and card moments, timeline rows, notifications, outbox messages and
+  change-log rows.
 Machine notes: NOW is a fixed working Wednesday of 2025 (the calendar shipped with the project).
 
     .venv/bin/python bench/clock_job.py [--events 100000] [--runs 3] [--heavy] [--keep] [--profile]
@@ -270,11 +271,25 @@ class Bench:
             for table in ("cases_event", "cases_eventtimeline", "cases_notification", "cases_eventevent"):
                 cursor.execute(f"VACUUM ANALYZE {table}")
 
-    def levels(self, ids=None):
-        from wangge.cases.models import Event
+    def outcome(self, ids):
+        """What a run left on the events `ids`: {part: sorted rows} — their levels and card moments, the job's
+        timeline rows, the notifications, their outbox messages and the change-log rows (level and card moment)."""
+        from wangge.cases.models import Event, EventTimeline, Notification
+        from wangge.outbox.models import OutboxMessage
 
-        rows = Event.objects.all() if ids is None else Event.objects.filter(pk__in=ids)
-        return dict(rows.values_list("pk", "clock_level"))
+        history = Event.pgh_event_models["update"].objects.filter(pgh_obj_id__in=ids)
+        parts = {
+            "levels": Event.objects.filter(pk__in=ids).values_list("pk", "clock_level", "carded_at"),
+            "timeline rows": EventTimeline.objects.filter(event_id__in=ids, actor__isnull=True).values_list(
+                "event_id", "action", "from_state", "to_state", "note"),
+            "notifications": Notification.objects.filter(event_id__in=ids).values_list(
+                "event_id", "recipient_id", "kind", "title", "body", "read_at"),
+            "outbox messages": OutboxMessage.objects.filter(notification__event_id__in=ids).values_list(
+                "notification__event_id", "notification__recipient_id", "notification__kind", "recipient_id",
+                "channel", "status", "attempts", "last_error", "sent_at"),
+            "change-log rows": history.values_list("pgh_obj_id", "clock_level", "carded_at"),
+        }
+        return {part: sorted(rows) for part, rows in parts.items()}
 
     def ours(self):
         """One timed run from the reset state, then one at once after it (nothing left to raise: the steady cost
@@ -382,13 +397,16 @@ class Bench:
             results.append(rises)
             print(f"  ours: {elapsed:.2f} s  rises {rises}; at once again: {steady:.2f} s, nothing raised", flush=True)
         timeline, notifications, messages, changes = self.counts()
-        ours_levels = self.levels()
         sample = sorted(pk for pk in Event.objects.values_list("pk", flat=True) if pk % SAMPLE_EVERY == 0)
+        ours_outcome = self.outcome(sample)
         naive_s = self.naive(sample)
-        naive_levels = self.levels(sample)
-        wrong = [pk for pk in sample if naive_levels[pk] != ours_levels[pk]]
-        if wrong:
-            sys.exit(f"the naive loop and evaluate_clocks disagree on {len(wrong)} events, e.g. {wrong[:5]}")
+        naive_outcome = self.outcome(sample)
+        for part, rows in ours_outcome.items():
+            if rows != naive_outcome[part]:
+                wrong = sorted(set(rows) ^ set(naive_outcome[part]))
+                sys.exit(f"the naive loop and evaluate_clocks disagree on the sample's {part}: {len(rows)} vs "
+                         f"{len(naive_outcome[part])} rows, e.g. {wrong[:3]}")
+        checked = ", ".join(f"{len(rows):,} {part}" for part, rows in ours_outcome.items())
         scaled = naive_s * self.events / len(sample)
         ours_s = statistics.median(times)
         rises = sum(results[-1].values())
@@ -404,7 +422,8 @@ class Bench:
         print(f"  ours, run again at once (nothing to raise), median of {runs}: "
               f"{statistics.median(again):7.2f} s   runs " + ", ".join(f"{t:.2f}" for t in again))
         print(f"  peer: naive per-event loop, {len(sample):,} events in {naive_s:.2f} s, "
-              f"×{self.events / len(sample):.0f} = {scaled:7.1f} s   (same levels as ours on the sample: checked)")
+              f"×{self.events / len(sample):.0f} = {scaled:7.1f} s")
+        print(f"  same outcome as ours on the sample (checked row by row): {checked}")
         print(f"  ratio (peer / ours): {scaled / ours_s:.1f}x")
         if profile:
             self.profile()
