@@ -12,9 +12,10 @@ instances) and one INSERT … SELECT of their outbox messages (outbox.enqueue_id
 """
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import connection, transaction
+from django.db.models import DateTimeField, F, Func
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -144,18 +145,26 @@ def _message(level, case_number, category, due):
     return Messages()(level, case_number, category, due)
 
 
+def _utc_wall_time(field):
+    return Func(F(field), template="(%(expressions)s AT TIME ZONE 'UTC')", output_field=DateTimeField())
+
+
 def evaluate_clocks(now=None):
     """Raises the clock level of every open event whose clock has moved up; returns {level: count of rises}.
     Idempotent: a second run at the same moment changes and notifies nothing."""
     now = now or timezone.now()
     ruler = Ruler()
     now_seconds = ruler.seconds(now)
+    # The two moments are read as UTC wall times (timestamp without time zone) and made aware here: Django's loader
+    # for timestamptz runs in Python, ~5 µs a value, which was half the cost of reading 100,000 open clocks.
     rows = (Event.objects.filter(state__in=workflow.CLOCK_STATES, due_at__isnull=False, dispatched_at__isnull=False,
                                  paused_at__isnull=True)
             .exclude(clock_level=ClockLevel.RED)
-            .values_list("id", "dispatched_at", "due_at", "clock_level", "category__red_factor").iterator(5000))
+            .annotate(start_utc=_utc_wall_time("dispatched_at"), due_utc=_utc_wall_time("due_at"))
+            .values_list("id", "start_utc", "due_utc", "clock_level", "category__red_factor").iterator(5000))
     risen, warning_at = {}, calendar.warning_fraction()
     for event_id, start, due, level, red_factor in rows:
+        start, due = start.replace(tzinfo=UTC), due.replace(tzinfo=UTC)
         new = level_for(ruler.fraction(start, due, now, now_seconds), red_factor, warning_at)
         if CLOCK_RANK[new] > CLOCK_RANK[level]:
             risen[event_id] = (new, due)
@@ -168,10 +177,12 @@ def evaluate_clocks(now=None):
         # those still open, on the same due moment and still below the new level.
         locked = (Event.objects.select_for_update(skip_locked=True, of=("self",))
                   .filter(pk__in=list(risen), paused_at__isnull=True)
-                  .values_list("id", "state", "due_at", "clock_level", "grid_code", "case_number", "category__code",
+                  .annotate(due_utc=_utc_wall_time("due_at"))
+                  .values_list("id", "state", "due_utc", "clock_level", "grid_code", "case_number", "category__code",
                                "category__name", "department_id"))
         by_level, timeline, changes = defaultdict(list), [], []
         for event_id, state, due, level, grid, case_number, code, name, department in locked:
+            due = due.replace(tzinfo=UTC)
             new, seen_due = risen[event_id]
             if state not in workflow.CLOCK_STATES or due != seen_due or CLOCK_RANK[new] <= CLOCK_RANK[level]:
                 continue
