@@ -203,6 +203,44 @@ def change_sql(old, new):
 {upsert_sql(f"{_negated(old_facts)} UNION ALL {new_facts}")}"""
 
 
+def insert_sql(new):
+    """change_sql for inserted rows alone: nothing to take back and nothing stored yet for new ids, so the pairing
+    with old rows, the deletes and the negated half drop out (reporting is the hot path: ≥ 200 events/s)."""
+    late = "e.id IN (SELECT id FROM late_set)"
+    repeat = "e.id IN (SELECT id FROM repeat_set)"
+    return f"""WITH n AS (SELECT * FROM {new}),
+  late_set AS (
+    SELECT q.id, q.seconds FROM (SELECT n.id, {late_seconds_sql("n")} AS seconds FROM n) q
+    WHERE q.seconds > limit_s),
+  repeat_set AS (
+    SELECT n.id, f.id AS earlier_id, f.distance FROM n CROSS JOIN LATERAL {earlier_sql("n")} f),
+  late_written AS (
+    INSERT INTO {LATE} (event_id, working_hours) SELECT id, seconds / 3600.0 FROM late_set RETURNING event_id),
+  repeat_written AS (
+    INSERT INTO {REPEAT} (event_id, earlier_id, distance_m) SELECT id, earlier_id, distance FROM repeat_set
+    RETURNING event_id)
+{upsert_sql(facts_sql("n AS e", late, repeat))}"""
+
+
+def later_neighbour_exists_sql(new):
+    """Whether any inserted row has a later report near it (of its category, within the window) — the only case
+    in which inserting moves another event's figures. A fresh report has none: its trigger skips the second
+    statement after this one index probe."""
+    return f"""EXISTS (SELECT 1 FROM {new} p CROSS JOIN LATERAL {near_sql("p.location")} x
+      WHERE x.category_id = p.category_id AND x.created_at >= p.created_at AND x.created_at <= p.created_at + win
+        AND ST_DistanceSphere(x.location, p.location) <= radius AND x.id NOT IN (SELECT id FROM {new}))"""
+
+
+def inserted_neighbours_sql(new):
+    """neighbours_sql for inserted rows alone: every new row's place changed; there are no old rows."""
+    return neighbours_sql("new_rows WHERE FALSE", new).replace(
+        """  changed AS (
+    SELECT coalesce(n.id, o.id) AS id FROM o FULL JOIN n ON n.id = o.id
+    WHERE o.id IS NULL OR n.id IS NULL OR o.created_at IS DISTINCT FROM n.created_at
+       OR o.category_id IS DISTINCT FROM n.category_id
+       OR ST_AsEWKB(o.location) IS DISTINCT FROM ST_AsEWKB(n.location)),""", """  changed AS (SELECT n.id FROM n),""")
+
+
 def neighbours_sql(old, new):
     """The trigger's second statement: the later reports near a row whose place, category or report moment changed
     (inserted, moved, deleted) are decided again — an earlier report may have come or gone — and their counters move
@@ -242,7 +280,6 @@ def neighbours_sql(old, new):
 
 
 def trigger_function_sql():
-    empty = "new_rows WHERE FALSE"
     return f"""
 CREATE OR REPLACE FUNCTION kpi_event_rows_changed() RETURNS trigger LANGUAGE plpgsql
 SET jit = off  -- compiling the statements would cost seconds per action; they touch a handful of rows
@@ -251,8 +288,10 @@ AS $fn$
 BEGIN
 {READ_PARAMETERS}
   IF TG_OP = 'INSERT' THEN
-    {change_sql(empty, "new_rows")};
-    {neighbours_sql(empty, "new_rows")};
+    {insert_sql("new_rows")};
+    IF {later_neighbour_exists_sql("new_rows")} THEN
+      {inserted_neighbours_sql("new_rows")};
+    END IF;
   ELSIF TG_OP = 'UPDATE' THEN
     {change_sql("old_rows", "new_rows")};
     {neighbours_sql("old_rows", "new_rows")};

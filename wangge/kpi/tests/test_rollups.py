@@ -192,3 +192,18 @@ def test_settings_drive_the_working_hours(settings, district):
     assert services.sync_parameters() is True
     assert KpiParameters.objects.get().working_hours == "09:00-12:00,13:00-18:00"
     assert services.sync_parameters() is False
+
+
+def test_a_backdated_report_makes_a_later_one_a_repeat(cast, clock):
+    """A report entered after the fact (its report moment earlier than a report already held near it, as from an
+    import) turns the later one into a repeat: the insert looks for later neighbours and decides them again."""
+    grid = cast["grid_a"].geom
+    p = max(cast["points"], key=lambda point: grid.boundary.distance(point))
+    clock.at("2025-03-04 09:00")
+    later = report(cast, p)
+    assert not RepeatEvent.objects.exists()
+    clock.at("2025-03-03 09:00")
+    earlier = report(cast, p)
+    assert {r.event_id: r.earlier_id for r in RepeatEvent.objects.all()} == {later.pk: earlier.pk}
+    assert Rollup.objects.get(dimension=0, month="2025-03-01").repeats == 1
+    assert rollups.differences() == []
