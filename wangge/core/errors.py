@@ -26,6 +26,9 @@ class DomainError(Exception):
         self.field = field
         self.code = code
         self.details = details
+        # {field path: [message, …]}: one entry here; an error about many inputs at once (a form's answers)
+        # fills in every problem, and the API answers them all.
+        self.fields = {field: [self.message]} if field else {}
 
 
 def _flatten(detail):
@@ -40,7 +43,8 @@ def _flatten(detail):
 
 def api_exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        body = {"code": exc.code, "message": exc.message, "fields": {exc.field: [exc.message]} if exc.field else {}}
+        body = {"code": exc.code, "message": exc.message, "fields": {str(key): [str(message) for message in messages]
+                                                                   for key, messages in exc.fields.items()}}
         if exc.details is not None:
             body["details"] = exc.details
         return Response({"error": body}, status=exc.status_code)
