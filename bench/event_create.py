@@ -5,10 +5,11 @@ sustained), beside the bare INSERTs of the same rows (the floor).
   description) to a production gunicorn (bench/server.py: 2 gthread workers × 4 threads, as scripts/serve.sh runs
   it) on loopback. The server does what a report does: the grid lookup, the scope check, the case number, the event
   and its timeline row, the change log, whatever routing do_report_event does by now, and the JSON answer.
-  8 client threads, each with its own kept-alive connection, signed in as the demo command-centre user (a session
-  row as the login view makes, and a CSRF cookie + header as the browser sends), send again as soon as answered:
-  WARMUP_S of warm-up, then DURATION_S measured. Events/s is the median over WINDOW_S windows; latency median and
-  p99 over every measured request.
+  8 client threads (bench/server.py's drive(): a fresh connection per report by default, as phones send them;
+  --keep-alive for one connection per client), signed in as the demo command-centre user (a session row as the login
+  view makes, and a CSRF cookie + header as the browser sends), send again as soon as answered: a warm-up, then the
+  measured seconds. Events/s is the median over WINDOW_S windows; latency median and p99 over every measured
+  request.
 - Floor: as many events as ours made in the measured time, INSERTed through psycopg from 8 threads with their own
   connections, one transaction per event (the event row, as the API wrote it but with the grid known beforehand,
   and its timeline row), the change-log triggers firing as for ours. No HTTP, no Django, no lookup.
@@ -16,7 +17,8 @@ sustained), beside the bare INSERTs of the same rows (the floor).
   floor's), the rows that point to them, their change-log rows and contexts are deleted at the end, and the day's
   case-number counter is put back when no other event took a number meanwhile.
 
-    .venv/bin/python bench/event_create.py [--duration 25] [--warmup 5] [--keep]
+    .venv/bin/python bench/event_create.py [--duration 25] [--warmup 5] [--keep] [--keep-alive]
+                                           [--workers 2] [--threads 4]
 """
 
 import argparse
@@ -43,7 +45,7 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django.utils.crypto import get_random_string  # noqa: E402
-from server import Gunicorn, login_session  # noqa: E402
+from server import Gunicorn, cookie_header, drive, login_session, percentile  # noqa: E402
 
 from wangge.accounts.models import AreaAssignment, User  # noqa: E402
 from wangge.cases.models import CaseSequence, Category, Event, EventTimeline  # noqa: E402
@@ -57,10 +59,6 @@ SEED = 11
 TARGET_PER_S = 200
 URL = "/api/v1/cases/events/"  # reverse("event-list")
 MARK = "bench:event_create"  # the address of every event this bench makes; the floor's case numbers start BENCH-
-
-
-def percentile(values, q):
-    return float(np.percentile(np.asarray(values), q))
 
 
 def dsn():
@@ -96,68 +94,25 @@ def points_in_grids(generation):
 
 # Ours: through the API ------------------------------------------------------------------------------------------------
 
-def drive(server, session, points, categories, warmup_s, duration_s):
-    """CLIENTS threads POST as fast as they are answered; returns [(done at, latency s)] of the measured requests
-    (sent after the warm-up), the measured interval and the count of all events made."""
+def report_requests(session, points, categories):
+    """request(i, n) for bench/server.py's drive(): client i's report number n, at the next of the shuffled points
+    (each client its own share of them), a category drawn per client."""
     csrf = get_random_string(32)  # a CSRF secret as the cookie holds it; the header repeats it
-    headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={session.session_key}; "
-                         f"{settings.CSRF_COOKIE_NAME}={csrf}",
+    headers = {"Cookie": f"{cookie_header(session)}; {settings.CSRF_COOKIE_NAME}={csrf}",
                "X-CSRFToken": csrf, "Content-Type": "application/json", "Accept": "application/json"}
-    start = time.perf_counter()
-    measure_from, measure_to = start + warmup_s, start + warmup_s + duration_s
-    results = [[] for _ in range(CLIENTS)]
-    made = [0] * CLIENTS
-    errors = []
+    draws = [np.random.default_rng(SEED + i) for i in range(CLIENTS)]
 
-    def client(i):
-        conn = server.connection(timeout=30)
-        rng = np.random.default_rng(SEED + i)
-        n = i
-        try:
-            while True:
-                sent = time.perf_counter()
-                if sent >= measure_to:
-                    break
-                _grid, lon, lat = points[n % len(points)]
-                n += CLIENTS
-                body = json.dumps({
-                    "location": {"type": "Point", "coordinates": [round(lon, 7), round(lat, 7)]},
-                    "category": int(categories[rng.integers(len(categories))]),
-                    "description": f"Benchmark event {n}: a blocked drain in front of the building.",
-                    "address": MARK})
-                conn.request("POST", URL, body=body, headers=headers)
-                response = conn.getresponse()
-                answer = response.read()
-                done = time.perf_counter()
-                if response.status != 201:
-                    raise RuntimeError(f"POST {URL} answered {response.status}: {answer[:300]!r}")
-                made[i] += 1
-                if sent >= measure_from:
-                    results[i].append((done, done - sent))
-        except Exception as exc:  # reported after the threads are joined
-            errors.append(exc)
-        finally:
-            conn.close()
+    def request(i, n):
+        index = i + n * CLIENTS
+        _grid, lon, lat = points[index % len(points)]
+        body = json.dumps({
+            "location": {"type": "Point", "coordinates": [round(lon, 7), round(lat, 7)]},
+            "category": int(categories[draws[i].integers(len(categories))]),
+            "description": f"Benchmark event {index}: a blocked drain in front of the building.",
+            "address": MARK}).encode()
+        return "POST", URL, body, headers
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return [r for per in results for r in per], (measure_from, measure_to), sum(made)
-
-
-def windows(done_times, interval):
-    """Completions per second in each whole WINDOW_S window of the measured interval."""
-    start, end = interval
-    counts = [0] * int((end - start) // WINDOW_S)
-    for done in done_times:
-        index = int((done - start) // WINDOW_S)
-        if 0 <= index < len(counts):
-            counts[index] += 1
-    return [count / WINDOW_S for count in counts]
+    return request
 
 
 # The floor: bare INSERTs ----------------------------------------------------------------------------------------------
@@ -288,6 +243,8 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the events made (for inspection)")
     parser.add_argument("--workers", type=int, default=WORKERS, help="gunicorn workers (scripts/serve.sh's default)")
     parser.add_argument("--threads", type=int, default=THREADS, help="threads per gunicorn worker")
+    parser.add_argument("--keep-alive", action="store_true", help=(
+        "one kept-alive connection per client for the whole run (gunicorn then binds each client to one worker)"))
     args = parser.parse_args()
 
     generation = Generation.objects.filter(state=Generation.State.ACTIVE).first()
@@ -308,10 +265,10 @@ def main():
     run_id = f"{int(time.time())}"
     try:
         with Gunicorn(workers=args.workers, threads=args.threads) as server:
-            results, interval, made = drive(server, session, points, categories, args.warmup, args.duration)
-        rates = windows([done for done, _ in results], interval)
-        latencies = [latency * 1000 for _, latency in results]
-        count = len(results)
+            run = drive(server, CLIENTS, report_requests(session, points, categories), args.warmup, args.duration,
+                        keep_alive=args.keep_alive)
+        ours_rate, rates, ours_median, ours_p99 = run.summary(WINDOW_S)
+        count, made = len(run.results), run.made
         floor_s, floor_latencies = run_floor(count, points, categories, user, run_id)
     finally:
         session.delete()
@@ -319,16 +276,16 @@ def main():
             deleted = delete_bench_events(sequence_before, day, district)
             print(f"event_create: deleted {deleted} bench events")
 
-    ours_rate = statistics.median(rates)
     floor_rate = count / floor_s
     floor_ms = [x * 1000 for x in floor_latencies]
+    connections = "keep-alive" if args.keep_alive else "a fresh connection per report"
     print(f"event_create: {CLIENTS} concurrent clients, gunicorn {args.workers} gthread workers × {args.threads} "
-          f"threads (keep-alive), {args.warmup:.0f} s warm-up + {args.duration:.0f} s measured; "
+          f"threads ({connections}), {args.warmup:.0f} s warm-up + {args.duration:.0f} s measured; "
           f"{len(points)} points in {len(points) // POINTS_PER_GRID} grids, {len(categories)} subclasses, "
           f"as {user.username!r}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"  {'':58} {'events/s':>9} {'median':>8} {'p99':>8}  (ms)")
     label = f"ours: POST {URL} (median of {len(rates)} {WINDOW_S} s windows)"
-    print(f"  {label:58} {ours_rate:9.0f} {statistics.median(latencies):8.2f} {percentile(latencies, 99):8.2f}"
+    print(f"  {label:58} {ours_rate:9.0f} {ours_median:8.2f} {ours_p99:8.2f}"
           f"   windows {' '.join(f'{r:.0f}' for r in rates)}; {count} measured, {made} in all")
     print(f"  {'floor: bare INSERT event + timeline (psycopg, 8 threads)':58} {floor_rate:9.0f} "
           f"{statistics.median(floor_ms):8.2f} {percentile(floor_ms, 99):8.2f}   {count} events in {floor_s:.1f} s")
