@@ -249,14 +249,15 @@ def do_report_event(*, actor, location, description, category, address="", sourc
     checked = attachments.check_photos(photos)
 
     district = grid_code[:6]
-    event = Event.objects.create(
+    event = Event(
         case_number=next_case_number(district, timezone.localdate()), district_code=district, grid_code=grid_code,
         source=source, reporter=actor, location=point, address=address, description=description.strip(),
         category=category, urgency=urgency, emergency=emergency, state=EventState.REPORTED,
         holder_code=holding_level(category, urgency, grid_code),
         routed_department=routing.route(category, grid_code, emergency=emergency))
-    entry = EventTimeline.objects.create(event=event, actor=actor, action="report", from_state="",
-                                         to_state=EventState.REPORTED, note="", location=point)
+    entry = EventTimeline(event=event, actor=actor, action="report", from_state="", to_state=EventState.REPORTED,
+                          note="", location=point)
+    _insert_with_first_entry(event, entry)
     photos = attachments.store_photos(event, checked, actor=actor, timeline=entry)
     if persons:
         event.related_persons.set(persons)
@@ -273,6 +274,46 @@ def do_report_event(*, actor, location, description, category, address="", sourc
                                        "attachments": _known(event.attachments, photos)}
     event.has_links = bool(persons or buildings or organizations)
     return event
+
+
+def _insert_with_first_entry(event, entry):
+    """Writes a new event and its first timeline row in one statement. Reporting is the hot path (≥ 200 events/s)
+    and the ORM's create() compiles each INSERT anew — most of a millisecond a report, twice. The statement is
+    built from the models' concrete fields, so a field added later is written too; should anyone connect save
+    signals to these models, the ORM writes them instead, so the receivers run."""
+    from django.db.models.signals import post_save, pre_save
+
+    from .models import Event, EventTimeline
+
+    if any(signal.has_listeners(model) for signal in (pre_save, post_save) for model in (Event, EventTimeline)):
+        event.save(force_insert=True)
+        entry.event = event
+        entry.save(force_insert=True)
+        return
+    connection = connections["default"]
+    ops = connection.ops
+
+    def columns_and_values(row, fields):
+        values = [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
+        placeholders = [field.get_placeholder(value, None, connection) if hasattr(field, "get_placeholder")
+                        else "%s" for field, value in zip(fields, values, strict=True)]
+        return ", ".join(ops.quote_name(field.column) for field in fields), ", ".join(placeholders), values
+
+    event_fields = [field for field in Event._meta.concrete_fields if not field.primary_key]
+    entry_fields = [field for field in EventTimeline._meta.concrete_fields
+                    if not field.primary_key and field.name != "event"]
+    event_columns, event_placeholders, event_values = columns_and_values(event, event_fields)
+    entry_columns, entry_placeholders, entry_values = columns_and_values(entry, entry_fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH e AS (INSERT INTO {ops.quote_name(Event._meta.db_table)} ({event_columns}) "
+            f"VALUES ({event_placeholders}) RETURNING id) "
+            f"INSERT INTO {ops.quote_name(EventTimeline._meta.db_table)} (event_id, {entry_columns}) "
+            f"SELECT e.id, {entry_placeholders} FROM e RETURNING event_id, id", [*event_values, *entry_values])
+        event.pk, entry.pk = cursor.fetchone()
+    entry.event = event
+    for row in (event, entry):
+        row._state.adding, row._state.db = False, "default"
 
 
 def _known(manager, rows):
