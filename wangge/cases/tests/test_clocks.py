@@ -164,3 +164,22 @@ def test_waiting_for_the_citizen_stops_the_clock(clocked):
     assert evaluate_clocks(now=local(2030, 6, 7, 9, 0)) == {}  # not yet overdue: the due moment moved
     with pytest.raises(DomainError):
         act_at(local(2030, 6, 7, 9, 0), "resume")
+
+
+def test_the_clock_stops_when_the_department_feeds_back(cast):  # noqa: F811
+    """The time limit is the department's: it runs from dispatch until its feedback (反馈). A case fed back on time
+    and verified late is neither carded nor counted overdue against the department; a case handled but not yet fed
+    back past its due moment is."""
+    from wangge.kpi.models import Rollup
+
+    fed_back = run_to(cast, EventState.FED_BACK)
+    handled = run_to(cast, EventState.HANDLED)
+    due = calendar.add_working_time(START, 2, "days")
+    Event.objects.filter(pk__in=[fed_back.pk, handled.pk]).update(dispatched_at=START, due_at=due,
+                                                                   handled_at=local(2030, 6, 5, 10, 0))
+    assert evaluate_clocks(local(2030, 6, 20, 9, 0)) == {"red": 1}
+    fed_back.refresh_from_db()
+    handled.refresh_from_db()
+    assert fed_back.clock_level == "on_time" and handled.clock_level == "red"
+    department = Rollup.objects.filter(dimension=1, member_id=cast["department"].pk)
+    assert sum(row.overdue for row in department) == 1
