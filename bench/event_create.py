@@ -2,9 +2,10 @@
 sustained), beside the bare INSERTs of the same rows (the floor).
 
 - Ours: POST /api/v1/cases/events/ (a GeoJSON point inside a grid of the demo district, a subclass category id, a
-  description) to a production gunicorn (bench/server.py: 2 gthread workers × 4 threads, as scripts/serve.sh runs
-  it) on loopback. The server does what a report does: the grid lookup, the scope check, the case number, the event
-  and its timeline row, the change log, whatever routing do_report_event does by now, and the JSON answer.
+  description) to a production gunicorn (bench/server.py: gthread workers × threads as scripts/serve.sh runs them,
+  two workers per core × 2 threads; --workers/--threads for another shape) on loopback. The server does what a
+  report does: the grid lookup, the scope check, the case number, the event and its timeline row, the change log,
+  the routing, the KPI rollups, and the JSON answer.
   8 client threads (bench/server.py's drive(): a fresh connection per report by default, as phones send them;
   --keep-alive for one connection per client), signed in as the demo command-centre user (a session row as the login
   view makes, and a CSRF cookie + header as the browser sends), send again as soon as answered: a warm-up, then the
@@ -52,7 +53,7 @@ from wangge.cases.models import CaseSequence, Category, Event, EventTimeline  # 
 from wangge.geo.models import Generation  # noqa: E402
 
 CLIENTS = 8
-WORKERS, THREADS = 2, 4
+WORKERS, THREADS = 2 * os.cpu_count(), 2  # scripts/serve.sh's defaults
 WINDOW_S = 5
 POINTS_PER_GRID = 2
 SEED = 11

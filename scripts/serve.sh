@@ -28,6 +28,9 @@ stop_pid "$worker_pid"
 echo $! > "$worker_pid"
 trap 'stop_pid "$worker_pid"; rm -f "$server_pid"' EXIT
 echo "Wangge is on http://$host:$port/  (make stop, or Ctrl-C, to stop)"
-.venv/bin/gunicorn wangge.wsgi:application --bind "$host:$port" --workers "${WANGGE_WEB_WORKERS:-2}" \
-  --worker-class gthread --threads "${WANGGE_WEB_THREADS:-4}" --no-control-socket \
+# Two worker processes per core, two threads each: a worker's Python runs on one core at a time, and with only one
+# worker per core the cores idle while requests wait on PostgreSQL (docs/performance.md, "Event creation").
+workers=${WANGGE_WEB_WORKERS:-$((2 * $(nproc)))}
+.venv/bin/gunicorn wangge.wsgi:application --bind "$host:$port" --workers "$workers" \
+  --worker-class gthread --threads "${WANGGE_WEB_THREADS:-2}" --no-control-socket \
   --access-logfile - --pid "$server_pid"
