@@ -207,7 +207,6 @@ def _timeline_point(location):
         raise DomainError(exc.message, field="location") from exc
 
 
-@transaction.atomic
 def do_report_event(*, actor, location, description, category, address="", source="grid_worker",
                     urgency="normal", emergency=False, photos=(), related_persons=(), related_buildings=(),
                     related_organizations=()):
@@ -249,31 +248,36 @@ def do_report_event(*, actor, location, description, category, address="", sourc
     checked = attachments.check_photos(photos)
 
     district = grid_code[:6]
-    event = Event(
-        case_number=next_case_number(district, timezone.localdate()), district_code=district, grid_code=grid_code,
-        source=source, reporter=actor, location=point, address=address, description=description.strip(),
-        category=category, urgency=urgency, emergency=emergency, state=EventState.REPORTED,
-        holder_code=holding_level(category, urgency, grid_code),
-        routed_department=routing.route(category, grid_code, emergency=emergency))
-    entry = EventTimeline(event=event, actor=actor, action="report", from_state="", to_state=EventState.REPORTED,
-                          note="", location=point)
-    _insert_with_first_entry(event, entry)
-    photos = attachments.store_photos(event, checked, actor=actor, timeline=entry)
-    if persons:
-        event.related_persons.set(persons)
-    if buildings:
-        event.related_buildings.set(buildings)
-    if organizations:
-        event.related_organizations.set(organizations)
-    timeline = [entry, *(_emergency_dispatch(event) if emergency else [])]
-    # The caller gets the event with what was just written in hand, as prefetch_related would have loaded it, so
-    # answering the report needs no re-read (reporting is the hot path: ≥ 200 events/s).
-    for row in timeline:
-        row._prefetched_objects_cache = {"attachments": _known(row.attachments, photos if row is entry else [])}
-    event._prefetched_objects_cache = {"timeline": _known(event.timeline, timeline),
-                                       "attachments": _known(event.attachments, photos)}
-    event.has_links = bool(persons or buildings or organizations)
-    return event
+    # The day's counter row is locked until the transaction that bumps it commits, so the number is taken in a
+    # transaction of its own (unless the caller holds one already): reports would otherwise queue behind each
+    # other's commits. A report that then fails leaves a gap in the day's numbers, as a database sequence would.
+    case_number = next_case_number(district, timezone.localdate())
+    with transaction.atomic():
+        event = Event(
+            case_number=case_number, district_code=district, grid_code=grid_code,
+            source=source, reporter=actor, location=point, address=address, description=description.strip(),
+            category=category, urgency=urgency, emergency=emergency, state=EventState.REPORTED,
+            holder_code=holding_level(category, urgency, grid_code),
+            routed_department=routing.route(category, grid_code, emergency=emergency))
+        entry = EventTimeline(event=event, actor=actor, action="report", from_state="", to_state=EventState.REPORTED,
+                              note="", location=point)
+        _insert_with_first_entry(event, entry)
+        photos = attachments.store_photos(event, checked, actor=actor, timeline=entry)
+        if persons:
+            event.related_persons.set(persons)
+        if buildings:
+            event.related_buildings.set(buildings)
+        if organizations:
+            event.related_organizations.set(organizations)
+        timeline = [entry, *(_emergency_dispatch(event) if emergency else [])]
+        # The caller gets the event with what was just written in hand, as prefetch_related would have loaded it, so
+        # answering the report needs no re-read (reporting is the hot path: ≥ 200 events/s).
+        for row in timeline:
+            row._prefetched_objects_cache = {"attachments": _known(row.attachments, photos if row is entry else [])}
+        event._prefetched_objects_cache = {"timeline": _known(event.timeline, timeline),
+                                           "attachments": _known(event.attachments, photos)}
+        event.has_links = bool(persons or buildings or organizations)
+        return event
 
 
 def _insert_with_first_entry(event, entry):

@@ -46,3 +46,49 @@ def test_two_dispatchers_accept_at_once():
     event.refresh_from_db()
     assert event.state == "accepted" and event.version == 2
     assert EventTimeline.objects.filter(event=event, action="accept").count() == 1
+
+
+@pytest.mark.transactional
+@pytest.mark.django_db(transaction=True)
+def test_a_report_does_not_wait_for_another_reports_commit(monkeypatch):
+    """Two grid workers report at once, in two grids: while the first report's transaction is still open (its
+    photos being stored), the second is numbered and written without waiting for it — the district's case-number
+    counter for the day is not held until the first commits — and each gets its own number. (Two reports in one
+    grid do wait: each moves the grid's KPI rollup row.)"""
+    from wangge.cases import attachments
+
+    load_test_district()
+    grids = list(Area.objects.filter(generation__state="active", level="grid", code__startswith=COMMUNITY_A)[:2])
+    category = Category.objects.get(kind="event", code="0401")
+    first_worker, second_worker = make_user("grid_worker", COMMUNITY_A), make_user("grid_worker", COMMUNITY_A)
+    first_inside, release_first, numbers = threading.Event(), threading.Event(), {}
+    store_photos = attachments.store_photos
+
+    def slow_store(event, checked, **kwargs):
+        if event.reporter_id == first_worker.pk:  # the first report's upload takes until the second is done
+            first_inside.set()
+            release_first.wait(timeout=20)
+        return store_photos(event, checked, **kwargs)
+
+    monkeypatch.setattr(attachments, "store_photos", slow_store)
+
+    def report(name, worker, grid):
+        try:
+            numbers[name] = do_report_event(actor=worker, location=grid.geom.point_on_surface, description="占道",
+                                            category=category).case_number
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=report, args=("first", first_worker, grids[0]))
+    first.start()
+    assert first_inside.wait(timeout=20)
+    second = threading.Thread(target=report, args=("second", second_worker, grids[1]))
+    second.start()
+    second.join(timeout=10)
+    finished_while_first_open = not second.is_alive()
+    release_first.set()
+    first.join(timeout=30)
+    second.join(timeout=30)
+    assert finished_while_first_open, "the second report waited for the first one's commit"
+    assert numbers["first"] != numbers["second"]
+    assert Event.objects.filter(case_number__in=numbers.values()).count() == 2
