@@ -336,17 +336,18 @@ def visit_campaigns(user):
     """The campaigns `user` records visits in, each read as do_record_visit takes it from a caller that has just
     read it: with its form version and its active flag rules (`visit_flag_rules`) in the same statement, so the
     service reads neither again. A campaign read any other way is read again by the service."""
-    from django.contrib.postgres.expressions import ArraySubquery
-    from django.db.models import OuterRef
-    from django.db.models.functions import JSONObject
+    from django.db.models import JSONField
+    from django.db.models.expressions import RawSQL
 
-    rules = (FlagRule.objects.filter(campaign=OuterRef("pk"), active=True).order_by("pk")
-             .values(json=JSONObject(**{name: name for name in RULE_COLUMNS})))
+    # Raw: the same subquery through ArraySubquery(JSONObject(…)) took longer to compile than to run.
+    rules = RawSQL(
+        "(SELECT coalesce(jsonb_agg(jsonb_build_object('id', rule.id, 'code', rule.code, 'label', rule.label, "
+        "'field', rule.field, 'operator', rule.operator, 'value', rule.value, 'category_id', rule.category_id, "
+        "'urgency', rule.urgency, 'active', rule.active) ORDER BY rule.id), '[]') "
+        'FROM campaigns_flagrule AS rule WHERE rule.campaign_id = "campaigns_campaign".id AND rule.active)', [],
+        output_field=JSONField())
     return (visible_campaigns(user, VISIT_HOUSEHOLD).select_related("form_version")
-            .annotate(visit_flag_rules=ArraySubquery(rules)))
-
-
-RULE_COLUMNS = ("id", "code", "label", "field", "operator", "value", "category_id", "urgency", "active")
+            .annotate(visit_flag_rules=rules))
 
 
 def _active_rules(campaign):
