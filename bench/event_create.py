@@ -59,6 +59,7 @@ POINTS_PER_GRID = 2
 SEED = 11
 TARGET_PER_S = 200
 URL = "/api/v1/cases/events/"  # reverse("event-list")
+APP_NAME = "bench_event_create"  # the gunicorn workers' PostgreSQL connections, to count their backends' CPU
 MARK = "bench:event_create"  # the address of every event this bench makes; the floor's case numbers start BENCH-
 
 
@@ -94,6 +95,49 @@ def points_in_grids(generation):
 
 
 # Ours: through the API ------------------------------------------------------------------------------------------------
+
+class CpuSample:
+    """CPU seconds used so far by the gunicorn workers, the PostgreSQL backends serving them (application_name
+    APP_NAME, set through PGAPPNAME), this process (the clients), and the whole machine — from /proc, so the time a
+    report costs is split by where it is spent, and the machine's other load during the run is visible."""
+
+    TICK = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, gunicorn_pid):
+        self.seconds = {"gunicorn": self._tree(gunicorn_pid), "postgres": self._backends(),
+                        "clients": sum(os.times()[:2])}
+        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        self.seconds["machine"] = (sum(fields) - fields[3] - fields[4]) / self.TICK  # all but idle and iowait
+
+    @classmethod
+    def _process(cls, pid):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return 0.0, None
+        fields = stat[stat.rindex(")") + 2:].split()
+        return (int(fields[11]) + int(fields[12])) / cls.TICK, int(fields[1])
+
+    @classmethod
+    def _tree(cls, pid):
+        parents = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                parents[int(entry.name)] = cls._process(entry.name)
+        return sum(cpu for child, (cpu, parent) in parents.items() if parent == pid or child == pid)
+
+    @classmethod
+    def _backends(cls):
+        with psycopg.connect(**dsn()) as conn:
+            pids = [row[0] for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s", [APP_NAME])]
+        return sum(cls._process(pid)[0] for pid in pids)
+
+    def minus(self, earlier):
+        used = {name: value - earlier.seconds[name] for name, value in self.seconds.items()}
+        used["others"] = used.pop("machine") - used["gunicorn"] - used["postgres"] - used["clients"]
+        return used
+
 
 def report_requests(session, points, categories):
     """request(i, n) for bench/server.py's drive(): client i's report number n, at the next of the shuffled points
@@ -265,9 +309,12 @@ def main():
     session = login_session(user)
     run_id = f"{int(time.time())}"
     try:
-        with Gunicorn(workers=args.workers, threads=args.threads) as server:
-            run = drive(server, CLIENTS, report_requests(session, points, categories), args.warmup, args.duration,
-                        keep_alive=args.keep_alive)
+        with Gunicorn(workers=args.workers, threads=args.threads, env={"PGAPPNAME": APP_NAME}) as server:
+            requests = report_requests(session, points, categories)
+            drive(server, CLIENTS, requests, args.warmup, 0, keep_alive=args.keep_alive)
+            before = CpuSample(server.process.pid)
+            run = drive(server, CLIENTS, requests, 0, args.duration, keep_alive=args.keep_alive)
+            cpu = CpuSample(server.process.pid).minus(before)
         ours_rate, rates, ours_median, ours_p99 = run.summary(WINDOW_S)
         count, made = len(run.results), run.made
         floor_s, floor_latencies = run_floor(count, points, categories, user, run_id)
@@ -290,6 +337,10 @@ def main():
           f"   windows {' '.join(f'{r:.0f}' for r in rates)}; {count} measured, {made} in all")
     print(f"  {'floor: bare INSERT event + timeline (psycopg, 8 threads)':58} {floor_rate:9.0f} "
           f"{statistics.median(floor_ms):8.2f} {percentile(floor_ms, 99):8.2f}   {count} events in {floor_s:.1f} s")
+    per_report = {name: seconds / run.made * 1000 for name, seconds in cpu.items() if name != "others"}
+    print("  CPU per report (ms): " + ", ".join(f"{name} {ms:.2f}" for name, ms in per_report.items())
+          + f"; the machine's other use in the measured time: {cpu['others']:.1f} CPU-s of "
+          f"{os.cpu_count() * args.duration:.0f} (≈ 0 for a clean figure)")
     print(f"  ratio (floor / ours, events/s): {floor_rate / ours_rate:.1f}x; "
           f"target >= {TARGET_PER_S} events/s: {'met' if ours_rate >= TARGET_PER_S else 'MISSED'}")
 
