@@ -117,7 +117,7 @@ def enqueue_ids(notification_ids, recipient_ids):
     if not notification_ids or not configured:
         return 0
     fixed = _fixed_values()
-    names = [name for name in configured]
+    names = list(configured)
     needs = [configured[name].needs_address for name in names]
     message, address, user = OutboxMessage._meta, OutboundAddress._meta, get_user_model()._meta
     quote = connection.ops.quote_name
