@@ -9,7 +9,7 @@ answers, proposals to the registry, daily reports and the purge.
 import json
 from datetime import date, datetime, time, timedelta
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -359,24 +359,24 @@ def _active_rules(campaign):
 
 
 def _read_household(value, campaign, instance_id):
-    """The household a visit names (None when there is none), and whether the instance id's lock was taken with it:
-    one statement for both when the household is read here (the lock is taken once the row is found)."""
-    from django.db.models.expressions import RawSQL
-    from django.db.models.fields import BooleanField
+    """The household a visit names (None when there is none), the visit its instance id was first recorded as (its
+    id, or None), and whether that was looked for: one statement for both when the household is read here."""
+    from django.db.models import Subquery
 
     from wangge.registry.models import Household
 
     if isinstance(value, Household):
-        return value, False
+        return value, None, False
     if not str(value or "").isdigit():
-        return None, False
+        return None, None, False
     households = Household.objects.filter(pk=value)
     if instance_id:
-        households = households.annotate(instance_locked=RawSQL(
-            "(SELECT true FROM pg_advisory_xact_lock(%s, hashtext(%s)))", [campaign.pk, instance_id],
-            output_field=BooleanField()))
+        households = households.annotate(earlier_visit=Subquery(
+            Visit.objects.filter(campaign=campaign.pk, instance_id=instance_id).order_by().values("pk")[:1]))
     household = households.first()
-    return household, bool(household is not None and instance_id)
+    if household is None:
+        return None, None, False
+    return household, getattr(household, "earlier_visit", None), bool(instance_id)
 
 
 def _household(household, campaign, actor):
@@ -464,7 +464,6 @@ def _meets(rule, value):
     return number >= bound if rule.operator == "gte" else number <= bound
 
 
-@transaction.atomic
 def do_record_visit(campaign, *, actor, household, status, answers=None, location=None, visited_at=None,
                     revisit_at=None, instance_id="", source=VisitSource.PAGE):
     """Records a call at a household. Checks the campaign runs, the household is a target in the actor's grids,
@@ -475,18 +474,40 @@ def do_record_visit(campaign, *, actor, household, status, answers=None, locatio
     if not str(instance_id or "").strip():
         instance_id = ""
     instance_id = str(instance_id).strip()[:100]
-    found, locked = _read_household(household, campaign, instance_id)
+    try:
+        return _record_visit(campaign, actor=actor, household=household, status=status, answers=answers,
+                             location=location, visited_at=visited_at, revisit_at=revisit_at,
+                             instance_id=instance_id, source=source)
+    except IntegrityError as exc:
+        # Two copies of one submission at once (a phone retrying): the second's visit waits for the first's at the
+        # instance id's unique index, then breaks it; its transaction is undone and it answers with the first.
+        if not instance_id or getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != \
+                "visit_instance_once":
+            raise
+        first = Visit.objects.filter(campaign=campaign, instance_id=instance_id).values_list("pk", flat=True).first()
+        if first is None:
+            raise
+    return _earlier_visit(campaign, actor, first)
+
+
+def _earlier_visit(campaign, actor, pk):
+    """The visit an instance id was first recorded as: the worker's own, else not found."""
+    existing = Visit.objects.get(pk=pk)
+    if existing.worker_id != actor.pk:
+        raise Http404
+    return existing
+
+
+@transaction.atomic
+def _record_visit(campaign, *, actor, household, status, answers, location, visited_at, revisit_at, instance_id,
+                  source):
+    found, earlier, checked = _read_household(household, campaign, instance_id)
     if instance_id:
-        # Two copies of one submission at once (a phone retrying): the second waits at the lock (taken with the
-        # household where it was read), then finds the first.
-        if not locked:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [campaign.pk, instance_id])
-        existing = Visit.objects.filter(campaign=campaign, instance_id=instance_id).first()
-        if existing is not None:
-            if existing.worker_id != actor.pk:
-                raise Http404
-            return existing
+        if not checked:
+            earlier = (Visit.objects.filter(campaign=campaign, instance_id=instance_id)
+                       .values_list("pk", flat=True).first())
+        if earlier is not None:
+            return _earlier_visit(campaign, actor, earlier)
     if not scope_codes(actor, VISIT_HOUSEHOLD):
         raise DomainError(_("Your role may not record visits."), code="forbidden")
     if getattr(campaign, "visit_flag_rules", None) is None:  # not as visit_campaigns() reads it: read it now

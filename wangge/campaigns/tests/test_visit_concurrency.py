@@ -1,6 +1,7 @@
 """Two calls at one household at once, each on its own database connection: the second waits for the first and moves
 the standing the first left, so the ledger counts the household once and its statistics add up — whether the first
-was the household's first call in the round or a later one."""
+was the household's first call in the round or a later one. Two copies of one submission at once (a phone retrying):
+the second answers with the first's visit and writes nothing."""
 
 import threading
 import time
@@ -29,13 +30,13 @@ def waiting_on_a_lock():
 
 def at_once(first, second):
     """`first` records its visit and holds its transaction open until `second`, started then on another connection,
-    waits for it on a lock; then both finish. The errors either raised, if any."""
-    recorded, release, errors = threading.Event(), threading.Event(), []
+    waits for it on a lock; then both finish. Whether it waited, the errors either raised, and what each returned."""
+    recorded, release, errors, results = threading.Event(), threading.Event(), [], {}
 
     def hold():
         try:
             with transaction.atomic():
-                first()
+                results["first"] = first()
                 recorded.set()
                 release.wait(timeout=30)
         except Exception as exc:
@@ -46,7 +47,7 @@ def at_once(first, second):
 
     def call():
         try:
-            second()
+            results["second"] = second()
         except Exception as exc:
             errors.append(exc)
         finally:
@@ -63,7 +64,7 @@ def at_once(first, second):
     release.set()
     holder.join(timeout=30)
     caller.join(timeout=30)
-    return waited, errors
+    return waited, errors, results
 
 
 @pytest.mark.transactional
@@ -87,18 +88,23 @@ def test_two_calls_at_one_household_at_once_count_it_once():
         return lambda: services.do_record_visit(campaign, actor=actor, household=household, **values)
 
     # Both calls are the household's first in the round: the second finds the first's standing and moves it.
-    waited, errors = at_once(visit(first_call, worker, status="visited", answers=ARRIVAL),
-                             visit(first_call, colleague, status="absent"))
+    waited, errors, _results = at_once(visit(first_call, worker, status="visited", answers=ARRIVAL),
+                                       visit(first_call, colleague, status="absent"))
     assert waited and not errors
     # Called on before: the standing moves under its row lock, from the visit that committed while the second waited.
     services.do_record_visit(campaign, actor=worker, household=called_before, status="absent")
-    waited, errors = at_once(visit(called_before, worker, status="visited", answers=ARRIVAL),
-                             visit(called_before, colleague, status="refused"))
+    waited, errors, _results = at_once(visit(called_before, worker, status="visited", answers=ARRIVAL),
+                                       visit(called_before, colleague, status="refused"))
     assert waited and not errors
 
-    assert Visit.objects.filter(campaign=campaign).count() == 5
+    # The same form instance sent twice at once: one visit, the second call answered with it.
+    resent = visit(called_before, worker, status="absent", instance_id="uuid:resent")
+    waited, errors, results = at_once(resent, resent)
+    assert waited and not errors and results["second"].pk == results["first"].pk
+
+    assert Visit.objects.filter(campaign=campaign).count() == 6
     assert dict(HouseholdScreening.objects.filter(campaign=campaign).values_list("household_id", "status")) == {
-        first_call.pk: "absent", called_before.pk: "refused"}
+        first_call.pk: "absent", called_before.pk: "absent"}
     counts = CoverageCount.objects.get(campaign=campaign, round=1, grid_code=grid)
-    assert (counts.visited, counts.absent, counts.refused, counts.members, counts.flagged_members) == (0, 1, 1, 0, 0)
+    assert (counts.visited, counts.absent, counts.refused, counts.members, counts.flagged_members) == (0, 2, 0, 0, 0)
     assert counts.stats == {}  # the arrivals counted, then taken back when their households' standings moved on
