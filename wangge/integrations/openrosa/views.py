@@ -6,6 +6,7 @@ import functools
 from xml.etree import ElementTree
 
 import pghistory
+from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.urls import reverse
@@ -13,7 +14,6 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from wangge.accounts.roles import VISIT_HOUSEHOLD
 from wangge.campaigns import services
 from wangge.campaigns.forms import AnswerErrors
 from wangge.campaigns.models import CampaignState, Visit, VisitSource, VisitStatus
@@ -177,18 +177,21 @@ def submission(request, user):
 
 def _record(user, call, root):
     """The visit of a parsed submission: 201 when recorded, 202 when it was already (the same instanceID)."""
-    campaign = services.visible_campaigns(user, VISIT_HOUSEHOLD).select_related("form_version").filter(
-        pk=call["campaign"]).first()
+    # One statement: the campaign as the visit service takes it (form version, flag rules), and who sent this
+    # instance before, if anyone did.
+    campaigns = services.visit_campaigns(user)
+    if call["instance_id"]:
+        campaigns = campaigns.annotate(earlier_worker=Subquery(
+            Visit.objects.filter(campaign=OuterRef("pk"), instance_id=call["instance_id"]).values("worker_id")[:1]))
+    campaign = campaigns.filter(pk=call["campaign"]).first()
     if campaign is None:
         raise SubmissionError(_("This campaign is not one you visit households in."), status=404)
-    if call["instance_id"]:
-        earlier = Visit.objects.filter(campaign=campaign, instance_id=call["instance_id"]).first()
-        if earlier is not None:
-            if earlier.worker_id != user.pk:
-                raise SubmissionError(_("This campaign is not one you visit households in."), status=404)
-            return message_response(_("Already received: this form was submitted before."), 202)
-    else:
+    if not call["instance_id"]:
         raise SubmissionError(_("The form instance has no meta/instanceID."))
+    if campaign.earlier_worker is not None:
+        if campaign.earlier_worker != user.pk:
+            raise SubmissionError(_("This campaign is not one you visit households in."), status=404)
+        return message_response(_("Already received: this form was submitted before."), 202)
     if campaign.state != CampaignState.RUNNING:
         raise SubmissionError(_("The campaign %(name)s is %(state)s: it takes no more visits.") % {
             "name": campaign.name, "state": campaign.get_state_display()}, status=403)

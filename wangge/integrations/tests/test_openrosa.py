@@ -332,6 +332,23 @@ def test_a_submission_is_a_visit_and_resubmitting_it_changes_nothing(client, run
     assert submit(client, xml, **basic(username="worker-b")).status_code == 404
 
 
+def test_a_submission_raises_the_campaigns_flags(client, running):
+    from wangge.cases.models import Category
+
+    category = Category.objects.get(kind="event", code="0901")
+    services.do_add_flag_rule(running["campaign"], actor=running["staff"], code="fever", label="发热",
+                              field="fever", operator="eq", value="yes", category=category.pk, urgency="urgent")
+    xml = instance(running["campaign"], running["households"][0],
+                   members=[member(), member(name="李四", id_number="", fever="yes")])
+    xml = xml.replace(b"<wg_location>36.66 117.01 30 5</wg_location>", b"<wg_location/>")  # no fix: the grid's point
+    response = submit(client, xml)
+    assert response.status_code == 201, response.content
+    visit = Visit.objects.get()
+    assert visit.flags == ["fever"] and visit.location is None
+    hit = visit.flag_hits.select_related("event").get()
+    assert (hit.member_index, hit.event.category, hit.event.urgency) == (1, category, "urgent")
+
+
 def test_a_call_without_answers(client, running):
     campaign, household = running["campaign"], running["households"][1]
     xml = instance(campaign, household, status="absent", members=[{"name": "", "fever": ""}])
