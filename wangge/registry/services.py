@@ -5,6 +5,7 @@ scope — nobody can create or move a record out of their area. Personal numbers
 
 import datetime
 import json
+import math
 
 from django.contrib.gis.gdal import GDALException
 from django.contrib.gis.geos import GEOSException, GEOSGeometry, Point
@@ -52,12 +53,22 @@ def _place(record, grid_code, *, actor, action, field):
     record.district_code = grid_code[:6]
 
 
+def _plain_geojson_point(value):
+    """{"type": "Point", "coordinates": [x, y]} with two finite numbers and nothing else (no crs member)."""
+    coordinates = value.get("coordinates")
+    return (value.get("type") == "Point" and set(value) == {"type", "coordinates"} and isinstance(coordinates, list)
+            and len(coordinates) == 2
+            and all(isinstance(c, int | float) and not isinstance(c, bool) and math.isfinite(c) for c in coordinates))
+
+
 def _point(value, field="location"):
     try:
         if isinstance(value, Point):
             point = value
+        elif isinstance(value, dict) and _plain_geojson_point(value):
+            point = Point(*value["coordinates"], srid=4326)  # the usual body: no trip through GDAL's JSON reader
         elif isinstance(value, dict):
-            point = GEOSGeometry(json.dumps(value))  # GeoJSON from a request body
+            point = GEOSGeometry(json.dumps(value))  # other GeoJSON from a request body
         else:
             point = GEOSGeometry(str(value))
     except (GEOSException, GDALException, ValueError, TypeError) as exc:
