@@ -603,7 +603,9 @@ def _raise_flags(visit, household, hits, actor):
     from wangge.cases.services import do_report_event
 
     reporter = actor if code_in_scope(household.grid_code, scope_codes(actor, REPORT_EVENT)) else None
-    point = visit.location or _household_point(household)
+    # The event belongs to the household's grid: where the worker stood counts only when it lies in that grid (a
+    # phone's GPS near a boundary can fall in the next grid, outside the reporter's scope).
+    point = visit.location if visit.location is not None and visit.inside_grid else _household_point(household)
     rows = []
     for rule, index in hits:
         event = None

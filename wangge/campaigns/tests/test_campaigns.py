@@ -194,6 +194,24 @@ def test_flags_open_events_and_tell_the_grid(world):
     assert world["community"].notifications.filter(title__contains="发热").exists()
 
 
+def test_a_flag_raised_with_the_gps_in_the_next_grid_opens_the_event_in_the_households_grid(world):
+    """A phone's GPS near a grid's edge can put the worker in the neighbouring grid, outside their area: the visit
+    is kept (inside_grid false) and its flag opens the event where the household is."""
+    from wangge.geo.models import Area
+
+    campaign = running(world)
+    services.do_add_flag_rule(campaign, actor=world["staff"], code="fever", label="发热", field="fever",
+                              operator="eq", value="yes", category=Category.objects.get(kind="event", code="0901").pk)
+    elsewhere = Area.objects.filter(generation__state="active", level="grid").exclude(
+        code__startswith=world["grid"][:12]).first().geom.point_on_surface
+    visit = services.do_record_visit(campaign, actor=world["worker"], household=world["households"][0],
+                                     status="visited", answers={"members": [member(fever="yes")]},
+                                     location={"type": "Point", "coordinates": [elsewhere.x, elsewhere.y]})
+    assert visit.inside_grid is False and visit.flags == ["fever"]
+    event = Event.objects.get(pk=FlagHit.objects.get(visit=visit).event_id)
+    assert event.grid_code == world["grid"]
+
+
 def test_bad_answers_write_nothing(world):
     campaign = running(world)
     with pytest.raises(DomainError) as err:
