@@ -380,12 +380,13 @@ def _read_household(value, campaign, instance_id):
 
 
 def _household(household, campaign, actor):
-    """The household _read_household found, checked: a target of the campaign, in the actor's grids."""
+    """The household _read_household found, checked: in the actor's grids, a target of the campaign. An unknown id
+    and a household outside the actor's grids answer alike (404), so nobody learns which ids exist elsewhere."""
     if household is None:
-        raise DomainError(_("Unknown household."), field="household")
+        raise Http404
+    ensure_code_in_scope(actor, VISIT_HOUSEHOLD, household.grid_code)
     if not any(household.grid_code.startswith(code) for code in campaign.target_codes):
         raise DomainError(_("The household is not among the campaign's targets."), field="household")
-    ensure_code_in_scope(actor, VISIT_HOUSEHOLD, household.grid_code)
     return household
 
 

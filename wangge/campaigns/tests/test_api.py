@@ -292,7 +292,6 @@ def test_a_visit_through_the_api_raises_the_campaigns_flags(client, running):
 
 
 @pytest.mark.parametrize("values, field", [
-    ({"household": 999999}, "household"),
     ({"household": "H-0"}, "household"),
     ({"status": "maybe"}, "status"),
     ({"campaign": 999999}, "campaign"),
@@ -326,8 +325,10 @@ def test_visits_refused_for_a_closed_campaign_and_other_grids(client, running):
     assert response.status_code == 404
     outside = registry.do_create_household(actor=running["outside_community"], number="H-far",
                                            grid_code=grids(COMMUNITY_B, 1)[0])
-    response = post_visit(client, running, household=outside.pk)  # not a target at all
-    assert response.status_code == 400 and "household" in response.json()["error"]["fields"]
+    response = post_visit(client, running, household=outside.pk)  # not a target, and not their grid either
+    assert response.status_code == 404
+    unknown = post_visit(client, running, household=outside.pk + 100000)  # answers as one outside their grids
+    assert unknown.status_code == 404 and unknown.json() == response.json()
     services.do_close_campaign(running["campaign"], actor=running["staff"])
     response = post_visit(client, running)
     assert response.status_code == 400 and "campaign" in response.json()["error"]["fields"]
