@@ -29,7 +29,6 @@ from wangge.core.errors import DomainError
 from wangge.core.scope import scope_codes
 
 from .. import lists
-from ..forms import AnswerErrors
 from ..models import (
     ClaimState,
     MatchMethod,
@@ -439,11 +438,7 @@ class PushedRowViewSet(ChangeContextMixin, mixins.ListModelMixin, mixins.Retriev
         data = VerifySerializer(data=request.data)
         data.is_valid(raise_exception=True)
         row = self._row(pk, VISIT_HOUSEHOLD, _("Your role may not record visits."))
-        try:
-            row, visit = lists.do_verify_row(row, actor=request.user, source=VisitSource.API, **data.validated_data)
-        except AnswerErrors as exc:  # every problem, each under its path
-            return Response({"error": {"code": exc.code, "message": exc.message, "fields": exc.fields}},
-                            status=status.HTTP_400_BAD_REQUEST)
+        row, visit = lists.do_verify_row(row, actor=request.user, source=VisitSource.API, **data.validated_data)
         row = PushedRow.objects.select_related("pushed_list", "claimed_by").get(pk=row.pk)
         return Response({"row": PushedRowSerializer(row).data, "visit": visit.pk if visit else None})
 

@@ -21,7 +21,6 @@ from wangge.core.errors import DomainError
 from wangge.core.scope import scope_codes
 
 from .. import services
-from ..forms import AnswerErrors
 from ..models import PersonProposal, ProposalState, Visit, VisitSource, VisitStatus
 from . import serializers as s
 from .campaigns import BAD_INPUT, FORBIDDEN, ID, NOT_FOUND, WRITE
@@ -124,11 +123,7 @@ class VisitViewSet(ChangeContextMixin, mixins.ListModelMixin, mixins.RetrieveMod
         if campaign is None:
             raise DomainError(_("Unknown campaign."), field="campaign")
         started = timezone.now()
-        try:
-            visit = services.do_record_visit(campaign, actor=request.user, source=VisitSource.API, **values)
-        except AnswerErrors as exc:  # every problem, each under its path
-            return Response({"error": {"code": exc.code, "message": exc.message, "fields": exc.fields}},
-                            status=status.HTTP_400_BAD_REQUEST)
+        visit = services.do_record_visit(campaign, actor=request.user, source=VisitSource.API, **values)
         replay = visit.created_at < started  # the service answered a repeated instance id with the first visit
         return Response(s.VisitSerializer(visit).data, status=status.HTTP_200_OK if replay else status.HTTP_201_CREATED)
 
