@@ -7,6 +7,8 @@ answers, proposals to the registry, daily reports and the purge.
 """
 
 import json
+import re
+import uuid
 from datetime import date, datetime, time, timedelta
 
 from django.db import IntegrityError, connection, transaction
@@ -314,6 +316,54 @@ def delete_answer_files(campaign_id):
     from django.conf import settings
 
     shutil.rmtree(Path(settings.MEDIA_ROOT) / answer_files_folder(campaign_id), ignore_errors=True)
+
+
+def _photo_paths(definition):
+    """A pattern of the answer paths of the form's photo questions (`door`, `people[0].photo`), or None."""
+    names = set()
+    for field in definition["fields"]:
+        if field["type"] == "photo":
+            names.add(re.escape(field["name"]))
+        for child in field.get("children") or []:
+            if child["type"] == "photo":
+                names.add(re.escape(field["name"]) + r"\[\d{1,3}\]\." + re.escape(child["name"]))
+    return re.compile("^(?:" + "|".join(names) + ")$") if names else None
+
+
+def store_answer_photos(campaign, definition, files):
+    """The photos sent for photo questions (`files`: answer path → uploads, as request.FILES holds them), checked as
+    real images (the events' rules) and stored under a random name in the campaign's folder, which the purge
+    removes: ({path: stored name}, [stored names]). Nothing is stored when one is bad; the caller deletes what was
+    stored if the visit is then refused (delete_answer_photos)."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from wangge.cases.attachments import check_photos
+
+    pattern = _photo_paths(definition)
+    if pattern is None:
+        return {}, []
+    checked = {}
+    for path in files:
+        if not pattern.match(path):
+            continue
+        try:
+            found = check_photos(files.getlist(path)[:1], field=path)
+        except DomainError as exc:  # named by the question's path, not the photo's index
+            raise DomainError(exc.message, field=path) from exc
+        if found:
+            checked[path] = found[0]
+    stored = {path: default_storage.save(f"{answer_files_folder(campaign.pk)}/{uuid.uuid4().hex}.{photo.extension}",
+                                         ContentFile(photo.content))
+              for path, photo in checked.items()}
+    return stored, list(stored.values())
+
+
+def delete_answer_photos(names):
+    from django.core.files.storage import default_storage
+
+    for name in names:
+        default_storage.delete(name)
 
 
 def purge_due_campaigns(today=None):

@@ -299,52 +299,6 @@ def posted_answers(definition, post, photos=None):
     return answers
 
 
-def _photo_paths(definition):
-    names = set()
-    for field in definition["fields"]:
-        if field["type"] == "photo":
-            names.add(re.escape(field["name"]))
-        for child in field.get("children") or []:
-            if child["type"] == "photo":
-                names.add(re.escape(field["name"]) + r"\[\d{1,3}\]\." + re.escape(child["name"]))
-    return re.compile("^(?:" + "|".join(names) + ")$") if names else None
-
-
-def _store_photos(campaign, definition, files):
-    """The photos posted for photo questions, checked as real images (the events' rules) and stored under a random
-    name in the campaign's folder: ({path: stored name}, [stored names]). Nothing is stored when one is bad."""
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import default_storage
-
-    from wangge.cases.attachments import check_photos
-
-    pattern = _photo_paths(definition)
-    if pattern is None:
-        return {}, []
-    posted = {path: files.getlist(path) for path in files if pattern.match(path)}
-    checked = {}
-    for path, uploads in posted.items():
-        try:
-            found = check_photos(uploads[:1], field=path)
-        except DomainError as exc:  # named by the question's path, not the photo's index
-            raise DomainError(exc.message, field=path) from exc
-        if found:
-            checked[path] = found[0]
-    stored = {}
-    for path, photo in checked.items():
-        name = default_storage.save(f"{services.answer_files_folder(campaign.pk)}/{uuid.uuid4().hex}.{photo.extension}",
-                                    ContentFile(photo.content))
-        stored[path] = name
-    return stored, list(stored.values())
-
-
-def _delete_stored(names):
-    from django.core.files.storage import default_storage
-
-    for name in names:
-        default_storage.delete(name)
-
-
 def _location(value):
     """The posted GPS position (GeoJSON from the page's script), or None; a DomainError when unreadable."""
     value = (value or "").strip()
@@ -429,7 +383,7 @@ def visit_form(request, pk, household):
         try:
             location = _location(posted.get("location"))
             if status == VisitStatus.VISITED and request.FILES:
-                photos, stored = _store_photos(campaign, definition, request.FILES)
+                photos, stored = services.store_answer_photos(campaign, definition, request.FILES)
                 values = posted_answers(definition, posted, photos)
             with transaction.atomic():
                 services.do_record_visit(
@@ -438,10 +392,10 @@ def visit_form(request, pk, household):
                     revisit_at=posted.get("revisit_at") if status == VisitStatus.REVISIT else None,
                     instance_id=posted.get("instance_id", ""))
         except DomainError as exc:
-            _delete_stored(stored)
+            services.delete_answer_photos(stored)
             error = _visit_error(definition, exc)
         except BaseException:
-            _delete_stored(stored)
+            services.delete_answer_photos(stored)
             raise
         else:
             label = STANDING_LABELS.get(status, status)

@@ -11,6 +11,7 @@ from django.http import Http404, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.urls import reverse
 from django.utils import translation
+from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
@@ -172,10 +173,43 @@ def submission(request, user):
     except (MultiPartParserError, ValueError) as exc:
         raise SubmissionError(_("The multipart body cannot be read.")) from exc
     root = read_instance(uploaded)
-    return _record(user, call_of(root), root)
+    return _record(user, call_of(root), root, request.FILES)
 
 
-def _record(user, call, root):
+def _photo_uploads(definition, answers, files):
+    """The attached file each photo answer names (ODK sends the file name as the answer and the file as a part of
+    its own): {answer path: [upload]}, as services.store_answer_photos takes them."""
+    named = {}
+    for field in definition["fields"]:
+        if field["type"] == "photo" and answers.get(field["name"]):
+            named[field["name"]] = answers[field["name"]]
+        for index, row in enumerate(answers.get(field["name"]) or [] if field["type"] == "repeat" else []):
+            for child in field["children"]:
+                if child["type"] == "photo" and row.get(child["name"]):
+                    named[f"{field['name']}[{index}].{child['name']}"] = row[child["name"]]
+    uploads = MultiValueDict()
+    for path, file_name in named.items():
+        upload = files.get(file_name)
+        if upload is None:
+            raise SubmissionError(_("%(path)s: the photo %(file)s was not attached.") % {
+                "path": path, "file": file_name[:100]})
+        uploads.setlist(path, [upload])
+    return uploads
+
+
+def _with_stored_photos(answers, stored):
+    """The answers with each photo's file name replaced by where it is stored."""
+    for path, name in stored.items():
+        group, _bracket, rest = path.partition("[")
+        if rest:
+            index, child = rest.split("].", 1)
+            answers[group][int(index)][child] = name
+        else:
+            answers[path] = name
+    return answers
+
+
+def _record(user, call, root, files):
     """The visit of a parsed submission: 201 when recorded, 202 when it was already (the same instanceID)."""
     # One statement: the campaign as the visit service takes it (form version, flag rules), and who sent this
     # instance before, if anyone did.
@@ -200,25 +234,41 @@ def _record(user, call, root):
     if not call["household"].isdigit():
         raise SubmissionError(_("wg_household: choose the household."))
     # The form's questions sit in a group shown only for a visited household; otherwise they carry nothing.
-    answers = answers_of(campaign.form_version.definition, root) if call["status"] == VisitStatus.VISITED else None
+    definition = campaign.form_version.definition
+    answers = answers_of(definition, root) if call["status"] == VisitStatus.VISITED else None
+    stored = []
     try:
+        if answers:
+            photos, stored = services.store_answer_photos(campaign, definition,
+                                                          _photo_uploads(definition, answers, files))
+            answers = _with_stored_photos(answers, photos)
         visit = services.do_record_visit(
             campaign, actor=user, household=int(call["household"]), status=call["status"], answers=answers,
             location=call["location"], visited_at=call["visited_at"], revisit_at=call["revisit_at"],
             instance_id=call["instance_id"], source=VisitSource.OPENROSA)
-    except AnswerErrors as exc:
-        problems = "; ".join(f"{path}: {message}" for path, message in exc.problems)
-        raise SubmissionError(_("The answers break the form — %(problems)s") % {"problems": problems}) from exc
-    except DomainError as exc:
-        if exc.field == "household":
-            raise SubmissionError(_("The household is not one of yours in this campaign."), status=404) from exc
-        if exc.field == "campaign" or exc.code == "forbidden":
-            raise SubmissionError(exc.message, status=403) from exc
-        where = f"{exc.field}: " if exc.field else ""
-        raise SubmissionError(f"{where}{exc.message}") from exc
-    except Http404 as exc:
-        raise SubmissionError(_("The household is not one of yours in this campaign."), status=404) from exc
+    except BaseException as exc:
+        services.delete_answer_photos(stored)  # a refused visit keeps none of its photos
+        refusal = _refusal(exc)
+        if refusal is None:
+            raise
+        raise refusal from exc
     household = visit.household
     return message_response(_("Received: household %(number)s, %(result)s.") % {
         "number": household.number if household else "", "result": visit.get_status_display()}, 201)
 
+
+def _refusal(exc):
+    """What ODK Collect shows for a visit the service refused (other errors pass through as they are)."""
+    if isinstance(exc, AnswerErrors):
+        problems = "; ".join(f"{path}: {message}" for path, message in exc.problems)
+        return SubmissionError(_("The answers break the form — %(problems)s") % {"problems": problems})
+    if isinstance(exc, DomainError):
+        if exc.field == "household":
+            return SubmissionError(_("The household is not one of yours in this campaign."), status=404)
+        if exc.field == "campaign" or exc.code == "forbidden":
+            return SubmissionError(exc.message, status=403)
+        where = f"{exc.field}: " if exc.field else ""
+        return SubmissionError(f"{where}{exc.message}")
+    if isinstance(exc, Http404):
+        return SubmissionError(_("The household is not one of yours in this campaign."), status=404)
+    return None

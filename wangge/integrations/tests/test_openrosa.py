@@ -466,3 +466,55 @@ def test_a_password_hash_upgrade_keeps_digest_working(client, running, settings)
     assert worker.password != old_hash and worker.password.startswith("scrypt$")
     challenge = client.get("/openrosa/formList")["WWW-Authenticate"]
     assert client.get("/openrosa/formList", **digest(challenge, "GET", "/openrosa/formList")).status_code == 200
+
+
+def test_photo_answers_are_stored_from_their_attached_parts(client, running, settings, tmp_path):
+    """ODK Collect answers a photo question with the file's name and sends the file as a part of its own: the photo
+    is checked and stored in the campaign's folder (the answer then names where), one not attached or not an image
+    refuses the submission, and a refused submission keeps none of its photos."""
+    import io
+
+    from PIL import Image
+
+    from wangge.integrations.openrosa import xforms
+
+    settings.MEDIA_ROOT = tmp_path
+    version = services.do_add_form_version(actor=running["staff"], code="door-photos", title="门牌照片", definition={
+        "fields": [{"name": "door", "type": "photo", "label": {"zh": "门牌照片", "en": "Door plate"}, "required": True},
+                   {"name": "rooms", "type": "repeat", "label": {"zh": "房间", "en": "Rooms"}, "children": [
+                       {"name": "view", "type": "photo", "label": {"zh": "房间照片", "en": "Room"}}]}]})
+    campaign = services.do_start_campaign(services.do_create_campaign(
+        actor=running["staff"], name="门牌核对", purpose="核对门牌", legal_basis="测试", area_code=COMMUNITY_A[:9],
+        target_codes=[COMMUNITY_A], starts_on=date.today(), ends_on=date.today(), form_version=version.pk),
+        actor=running["staff"])
+
+    def png(name):
+        buffer = io.BytesIO()
+        Image.new("RGB", (6, 4), (30, 120, 200)).save(buffer, "PNG")
+        return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
+
+    def send(household, parts):
+        xml = (f"<?xml version='1.0' ?><data id=\"wangge-campaign-{campaign.pk}\" "
+               f"version=\"{xforms.form_version_string(campaign)}\"><wg_household>{household.pk}</wg_household>"
+               f"<wg_status>visited</wg_status><wg_answers><door>1700000001.png</door>"
+               f"<rooms><view>1700000002.png</view></rooms><rooms><view/></rooms></wg_answers>"
+               f"<meta><instanceID>uuid:{secrets.token_hex(8)}</instanceID></meta></data>").encode()
+        return client.post("/openrosa/submission", {
+            "xml_submission_file": SimpleUploadedFile("submission.xml", xml, content_type="text/xml"), **parts},
+            **basic())
+
+    first, second = running["households"][:2]
+    response = send(first, {"1700000001.png": png("1700000001.png"), "1700000002.png": png("1700000002.png")})
+    assert response.status_code == 201, message(response)
+    answers = services.do_reveal_answers(Visit.objects.get(campaign=campaign), actor=running["staff"], reason="核对")
+    door, view = answers["door"], answers["rooms"][0]["view"]
+    for name in (door, view):
+        assert name.startswith(f"campaigns/{campaign.pk}/") and (tmp_path / name).is_file()
+    stored = set(tmp_path.rglob("*"))
+
+    missing = send(second, {"1700000001.png": png("1700000001.png")})
+    assert missing.status_code == 400 and "rooms[0].view" in message(missing)
+    not_an_image = send(second, {"1700000001.png": png("1700000001.png"),
+                                 "1700000002.png": SimpleUploadedFile("1700000002.png", b"GIF89a not really")})
+    assert not_an_image.status_code == 400 and "rooms[0].view" in message(not_an_image)
+    assert Visit.objects.filter(campaign=campaign).count() == 1 and set(tmp_path.rglob("*")) == stored
