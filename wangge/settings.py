@@ -47,6 +47,10 @@ def _database_url() -> str:
 SECRET_KEY = os.environ.get("WANGGE_SECRET_KEY") or _local_secret("secret_key")
 DEBUG = os.environ.get("WANGGE_DEBUG") == "1"
 ALLOWED_HOSTS = os.environ.get("WANGGE_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver").split(",")
+# Behind a reverse proxy that terminates TLS and sets X-Forwarded-Proto (and drops any the client sent): requests
+# count as HTTPS, so OpenRosa's Basic sign-in is offered and absolute URLs say https://.
+if os.environ.get("WANGGE_BEHIND_TLS_PROXY") == "1":
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
