@@ -234,18 +234,26 @@ def _prefix_q(field, codes):
 
 def assign_workers_from_posts(campaign):
     """Each target grid's active full-/part-time workers and chief (with accounts) become its campaign workers,
-    and volunteers sent down to a target grid theirs, unless the grid already has someone assigned."""
-    from wangge.workforce.models import GridPost, PostKind
+    and the volunteers sent down to a target grid (with accounts, serving today) theirs as volunteers — unless the
+    grid already has someone assigned. Being assigned says who answers for a grid's households; recording a visit
+    still needs a role with campaigns.visit in the grid (grid worker, volunteer), as every write needs its scope."""
+    from django.db.models.functions import Length
+
+    from wangge.workforce.models import GridPost, PostKind, VolunteerAssignment
 
     today = timezone.localdate()
     assigned = set(CampaignWorker.objects.filter(campaign=campaign).values_list("grid_code", flat=True))
-    rows = []
-    for grid, user_id in (GridPost.objects.active_on(today)
-                          .filter(_prefix_q("grid_code", campaign.target_codes), holder_user__isnull=False,
-                                  kind__in=[PostKind.GRID_CHIEF, PostKind.FULL_TIME, PostKind.PART_TIME])
-                          .values_list("grid_code", "holder_user_id")):
-        if grid not in assigned:
-            rows.append(CampaignWorker(campaign=campaign, grid_code=grid, user_id=user_id))
+    targets = _prefix_q("grid_code", campaign.target_codes)
+    posts = (GridPost.objects.active_on(today)
+             .filter(targets, holder_user__isnull=False,
+                     kind__in=[PostKind.GRID_CHIEF, PostKind.FULL_TIME, PostKind.PART_TIME])
+             .values_list("grid_code", "holder_user_id"))
+    volunteers = (VolunteerAssignment.objects.active_on(today).filter(targets, user__isnull=False)
+                  .annotate(code_length=Length("grid_code")).filter(code_length=15)  # a grid, not a community
+                  .values_list("grid_code", "user_id"))
+    rows = [CampaignWorker(campaign=campaign, grid_code=grid, user_id=user_id, role=role)
+            for found, role in ((posts, WorkerRole.GRID_WORKER), (volunteers, WorkerRole.VOLUNTEER))
+            for grid, user_id in found if grid not in assigned]
     CampaignWorker.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
 

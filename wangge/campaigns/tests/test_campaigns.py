@@ -337,3 +337,31 @@ def test_purge_after_retention_keeps_only_counts(world, settings, tmp_path, djan
     assert (counts.visited, counts.members) == (1, 2)  # the aggregate statistics stay
     with pytest.raises(DomainError):
         services.do_reveal_answers(visit, actor=world["community"], reason="x")
+
+
+def test_starting_assigns_the_grid_posts_and_the_volunteers_sent_down(world):
+    """At the start, each target grid's workers (by their posts) and the volunteers sent down to a target grid, with
+    accounts and serving today, become its campaign workers; a volunteer sent to a whole community, one whose
+    period is over and one sent outside the targets do not."""
+    from wangge.campaigns.models import CampaignWorker
+    from wangge.workforce.models import Department, GridPost, VolunteerAssignment
+
+    GridPost.objects.create(kind="full_time", grid_code=world["grid"], holder_user=world["worker"],
+                            holder_name="网格员", started_on=date(2024, 1, 1))
+    sender = Department.objects.create(name="区直机关", code="T-QZ", area_code="370103")
+    volunteers = {key: make_user("volunteer", code) for key, code in (
+        ("here", world["other_grid"]), ("community", COMMUNITY_A), ("ended", world["other_grid"]),
+        ("far", grids(COMMUNITY_B, 1)[0]))}
+    for key, user in volunteers.items():
+        code = {"community": COMMUNITY_A, "far": grids(COMMUNITY_B, 1)[0]}.get(key, world["other_grid"])
+        VolunteerAssignment.objects.create(department=sender, grid_code=code, user=user, name=key,
+                                           started_on=date(2024, 1, 1),
+                                           ended_on=date(2024, 6, 1) if key == "ended" else None)
+    running(world)
+    assigned = set(CampaignWorker.objects.filter(campaign=world["campaign"]).values_list("grid_code", "user", "role"))
+    assert assigned == {(world["grid"], world["worker"].pk, "grid_worker"),
+                        (world["other_grid"], volunteers["here"].pk, "volunteer")}
+    # the volunteer, holding the volunteer role in the grid, records a visit there
+    visit = services.do_record_visit(world["campaign"], actor=volunteers["here"], household=world["households"][3],
+                                     status="absent")
+    assert visit.worker == volunteers["here"]
