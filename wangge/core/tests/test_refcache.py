@@ -65,3 +65,38 @@ def test_an_edit_in_a_transaction_clears_the_table_again_when_it_commits(source,
         assert table.get() == {"version": 1}  # another request reads before the commit: the old rows
         source.version = 2
     assert table.get() == {"version": 2}
+
+
+@pytest.mark.django_db
+def test_what_an_edit_reads_before_it_rolls_back_is_not_kept(source):
+    """A request that edits the table and reads it again in the same transaction sees its own rows; if that
+    transaction then rolls back, they must not stay in memory (no commit comes to clear them)."""
+    from django.db import transaction
+
+    table = ReferenceCache("test:rollback", source.load, recheck_seconds=3600)
+    assert table.get() == {"version": 1}
+    with pytest.raises(RuntimeError), transaction.atomic():
+        source.version = 2  # the edit, uncommitted
+        table.on_change()
+        assert table.get() == {"version": 2}  # read back in the same transaction
+        raise RuntimeError("refused after the edit")
+    source.version = 1  # the rollback undid it
+    assert table.get() == {"version": 1}
+
+
+@pytest.mark.django_db
+def test_once_the_editing_request_is_over_the_table_is_kept_again(source):
+    """The editing thread's reads skip the memory only until its request is over, not for good."""
+    from django.db import transaction
+
+    from wangge.core import refcache
+
+    table = ReferenceCache("test:after", source.load, recheck_seconds=3600)
+    with transaction.atomic():
+        table.on_change()
+        table.get(), table.get()
+    during = source.loads
+    assert during == 2  # read afresh while the edit was open
+    refcache.request_over()  # request_finished
+    table.get(), table.get(), table.get()
+    assert source.loads == during + 1
