@@ -26,7 +26,7 @@ from . import scoring
 from .indicators import COUNTER_NAMES, averages_of, rates_of
 from .models import Dimension, KpiScheme, Rollup
 
-AREA_LEVELS = {area_codes.DISTRICT: 6, area_codes.SUBDISTRICT: 9, area_codes.COMMUNITY: 12, area_codes.GRID: 15}
+AREA_LEVELS = area_codes.CODE_LENGTH  # level → code length: a level's areas are the code prefixes of that length
 DEPARTMENT, WORKER = "department", "worker"
 LEVELS = (*AREA_LEVELS, DEPARTMENT, WORKER)
 MAX_MONTHS = 36
@@ -93,8 +93,8 @@ class Viewer:
             return area_codes.SUBDISTRICT
         if not self.codes:
             return DEPARTMENT
-        shortest = min(len(code) for code in self.codes)
-        return {6: area_codes.SUBDISTRICT, 9: area_codes.COMMUNITY}.get(shortest, area_codes.GRID)
+        broadest = area_codes.level_of(min(self.codes, key=len))
+        return area_codes.CHILD_LEVEL.get(broadest, area_codes.GRID)
 
     def rollups(self):
         return Rollup.objects.visible_to(self.user, VIEW_AGGREGATES, self.departments)
@@ -155,12 +155,13 @@ def _names(level, keys, area=None):
             .values_list("pk", "display_name", "username")}
 
 
-def figures(user, level, period=None, period_to=None, area=None, scheme=None):
+def figures(user, level, period=None, period_to=None, area=None, scheme=None, viewer=None):
     """{level, period, period_to, area, scheme, rows}: one row per area / department / grid worker with every
-    count, rate (0–1, None without a denominator), average (hours), score and rank, best first."""
+    count, rate (0–1, None without a denominator), average (hours), score and rank, best first. `viewer`: the
+    caller's Viewer(user) when it already has one (its member departments are a query)."""
     level = check_level(level)
     first, last = parse_period(period, period_to)
-    viewer = Viewer(user)
+    viewer = viewer if viewer is not None else Viewer(user)
     area = check_area(viewer, area, level)
     scheme = resolve_scheme(scheme) if not isinstance(scheme, KpiScheme) else scheme
     queryset = viewer.rollups().filter(month__gte=first, month__lte=last)

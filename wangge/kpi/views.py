@@ -49,7 +49,8 @@ def kpi_page(request):
                "error": None, "result": None}
     try:
         scheme = figures.resolve_scheme(arguments["scheme"])
-        result = figures.figures(request.user, scheme=scheme, **{k: v for k, v in arguments.items() if k != "scheme"})
+        result = figures.figures(request.user, scheme=scheme, viewer=viewer,
+                                 **{k: v for k, v in arguments.items() if k != "scheme"})
     except DomainError as exc:
         context["error"] = exc.message
         return render(request, "kpi/kpi.html", context, status=400)
