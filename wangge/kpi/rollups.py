@@ -27,6 +27,9 @@ REPEAT = "kpi_repeatevent"
 PARAMETERS = "kpi_kpiparameters"
 NAMES = [counter.name for counter in COUNTERS]
 KEY = ("dimension", "month", "grid_code", "member_id")
+# The flags as stored, for the event e.
+STORED_LATE = f"EXISTS (SELECT 1 FROM {LATE} l WHERE l.event_id = e.id)"
+STORED_REPEAT = f"EXISTS (SELECT 1 FROM {REPEAT} r WHERE r.event_id = e.id)"
 
 WORKING_SECONDS = f"""
 CREATE OR REPLACE FUNCTION kpi_working_seconds(a timestamptz, b timestamptz, cap double precision,
@@ -161,13 +164,11 @@ def _negated(facts):
 
 def change_sql(old, new):
     """The one statement a trigger runs for the transition tables `old` and `new` (either may be an empty set)."""
-    stored_late = f"EXISTS (SELECT 1 FROM {LATE} l WHERE l.event_id = e.id)"
-    stored_repeat = f"EXISTS (SELECT 1 FROM {REPEAT} r WHERE r.event_id = e.id)"
     new_late = (f"CASE WHEN e.id IN (SELECT id FROM late_changed) THEN e.id IN (SELECT id FROM late_set) "
-                f"ELSE {stored_late} END")
+                f"ELSE {STORED_LATE} END")
     new_repeat = (f"CASE WHEN e.id IN (SELECT id FROM repeat_changed) THEN e.id IN (SELECT id FROM repeat_set) "
-                  f"ELSE {stored_repeat} END")
-    old_facts = facts_sql("o AS e", stored_late, stored_repeat)
+                  f"ELSE {STORED_REPEAT} END")
+    old_facts = facts_sql("o AS e", STORED_LATE, STORED_REPEAT)
     new_facts = facts_sql("n AS e", new_late, new_repeat)
     return f"""WITH o AS (SELECT * FROM {old}), n AS (SELECT * FROM {new}),
   pairs AS (
@@ -231,30 +232,28 @@ def later_neighbour_exists_sql(new):
         AND ST_DistanceSphere(x.location, p.location) <= radius AND x.id NOT IN (SELECT id FROM {new}))"""
 
 
+PLACE_CHANGED = """
+    SELECT coalesce(n.id, o.id) AS id FROM o FULL JOIN n ON n.id = o.id
+    WHERE o.id IS NULL OR n.id IS NULL OR o.created_at IS DISTINCT FROM n.created_at
+       OR o.category_id IS DISTINCT FROM n.category_id
+       OR ST_AsEWKB(o.location) IS DISTINCT FROM ST_AsEWKB(n.location)"""
+
+
 def inserted_neighbours_sql(new):
     """neighbours_sql for inserted rows alone: every new row's place changed; there are no old rows."""
-    return neighbours_sql("new_rows WHERE FALSE", new).replace(
-        """  changed AS (
-    SELECT coalesce(n.id, o.id) AS id FROM o FULL JOIN n ON n.id = o.id
-    WHERE o.id IS NULL OR n.id IS NULL OR o.created_at IS DISTINCT FROM n.created_at
-       OR o.category_id IS DISTINCT FROM n.category_id
-       OR ST_AsEWKB(o.location) IS DISTINCT FROM ST_AsEWKB(n.location)),""", """  changed AS (SELECT n.id FROM n),""")
+    return neighbours_sql("new_rows WHERE FALSE", new, changed="SELECT n.id FROM n")
 
 
-def neighbours_sql(old, new):
+def neighbours_sql(old, new, changed=PLACE_CHANGED):
     """The trigger's second statement: the later reports near a row whose place, category or report moment changed
     (inserted, moved, deleted) are decided again — an earlier report may have come or gone — and their counters move
-    by the difference (only `repeats` can). Without such a row (every action of the workflow) it finds nothing."""
-    stored_late = f"EXISTS (SELECT 1 FROM {LATE} l WHERE l.event_id = e.id)"
+    by the difference (only `repeats` can). Without such a row (every action of the workflow) it finds nothing.
+    `changed` selects the ids of those rows (over o and n)."""
     source = f"{EVENTS} e JOIN decided d ON d.id = e.id"
-    delta = f"{_negated(facts_sql(source, stored_late, 'd.was'))} UNION ALL " \
-            f"{facts_sql(source, stored_late, 'd.earlier_id IS NOT NULL')}"
+    delta = f"{_negated(facts_sql(source, STORED_LATE, 'd.was'))} UNION ALL " \
+            f"{facts_sql(source, STORED_LATE, 'd.earlier_id IS NOT NULL')}"
     return f"""WITH o AS (SELECT * FROM {old}), n AS (SELECT * FROM {new}),
-  changed AS (
-    SELECT coalesce(n.id, o.id) AS id FROM o FULL JOIN n ON n.id = o.id
-    WHERE o.id IS NULL OR n.id IS NULL OR o.created_at IS DISTINCT FROM n.created_at
-       OR o.category_id IS DISTINCT FROM n.category_id
-       OR ST_AsEWKB(o.location) IS DISTINCT FROM ST_AsEWKB(n.location)),
+  changed AS ({changed}),
   places AS (
     SELECT o.category_id, o.location, o.created_at FROM o WHERE o.id IN (SELECT id FROM changed)
     UNION ALL
@@ -306,8 +305,6 @@ $fn$;
 
 
 def rebuild_function_sql():
-    late = f"EXISTS (SELECT 1 FROM {LATE} l WHERE l.event_id = e.id)"
-    repeat = f"EXISTS (SELECT 1 FROM {REPEAT} r WHERE r.event_id = e.id)"
     return f"""
 CREATE OR REPLACE FUNCTION kpi_rebuild() RETURNS void LANGUAGE plpgsql
 SET jit = off
@@ -347,7 +344,7 @@ BEGIN
         AND ST_DistanceSphere(x.location, n.location) <= radius
       LIMIT 1) f;
   DROP TABLE kpi_rebuild_places;
-  {upsert_sql(facts_sql(f"{EVENTS} e", late, repeat))};
+  {upsert_sql(facts_sql(f"{EVENTS} e", STORED_LATE, STORED_REPEAT))};
 END
 $fn$;
 """
@@ -393,9 +390,8 @@ def raw_figures_sql(group_sql, where_sql="TRUE"):
     """The same figures straight from the events table (GROUP BY over raw rows, the flags read per event): the
     benchmark's peer. `group_sql` is an expression over e (e.g. substr(e.grid_code, 1, 9)), `where_sql` a condition
     over e (with %s parameters of the caller's)."""
-    late = f"EXISTS (SELECT 1 FROM {LATE} l WHERE l.event_id = e.id)"
-    repeat = f"EXISTS (SELECT 1 FROM {REPEAT} r WHERE r.event_id = e.id)"
-    columns = ", ".join(f"sum({counter_sql(counter, late, repeat)}) AS {counter.name}" for counter in COUNTERS)
+    columns = ", ".join(f"sum({counter_sql(counter, STORED_LATE, STORED_REPEAT)}) AS {counter.name}"
+                        for counter in COUNTERS)
     return f"SELECT {group_sql} AS key, {columns} FROM {EVENTS} e WHERE {where_sql} GROUP BY 1 ORDER BY 1"
 
 
