@@ -115,6 +115,9 @@ def check_area(viewer, area, level):
 
 
 def resolve_scheme(scheme_id=None):
+    """The scheme with id `scheme_id` (a KpiScheme is returned as it is), the default one when none is given."""
+    if isinstance(scheme_id, KpiScheme):
+        return scheme_id
     if scheme_id in (None, ""):
         return scoring.default_scheme()
     if not str(scheme_id).isdigit():
@@ -163,7 +166,7 @@ def figures(user, level, period=None, period_to=None, area=None, scheme=None, vi
     first, last = parse_period(period, period_to)
     viewer = viewer if viewer is not None else Viewer(user)
     area = check_area(viewer, area, level)
-    scheme = resolve_scheme(scheme) if not isinstance(scheme, KpiScheme) else scheme
+    scheme = resolve_scheme(scheme)
     queryset = viewer.rollups().filter(month__gte=first, month__lte=last)
     if area:
         queryset = queryset.filter(grid_code__startswith=area)
@@ -189,7 +192,8 @@ def figures(user, level, period=None, period_to=None, area=None, scheme=None, vi
 
 def red_black(user, level, period=None, period_to=None, area=None, scheme=None):
     """The figures' red list (best five) and black list (worst five) of rows with enough valid reports."""
-    scheme = resolve_scheme(scheme) if not isinstance(scheme, KpiScheme) else scheme
+    scheme = resolve_scheme(scheme)
     result = figures(user, level, period, period_to, area, scheme)
-    red, black = scoring.red_black(result.pop("rows"), scheme.min_reports if scheme else 1)
-    return {**result, "min_reports": scheme.min_reports if scheme else 1, "red": red, "black": black}
+    min_reports = scoring.min_reports(scheme)
+    red, black = scoring.red_black(result.pop("rows"), min_reports)
+    return {**result, "min_reports": min_reports, "red": red, "black": black}

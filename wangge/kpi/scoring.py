@@ -68,6 +68,11 @@ def red_black(rows, min_reports, size=RED_BLACK_SIZE):
     return red, black
 
 
+def min_reports(scheme):
+    """The valid reports a row needs to be on the red and black lists (1 without a scheme)."""
+    return scheme.min_reports if scheme else 1
+
+
 def default_scheme():
     return KpiScheme.objects.filter(is_default=True).prefetch_related("weights").first() or (
         KpiScheme.objects.prefetch_related("weights").first())

@@ -54,7 +54,7 @@ def kpi_page(request):
     except DomainError as exc:
         context["error"] = exc.message
         return render(request, "kpi/kpi.html", context, status=400)
-    min_reports = scheme.min_reports if scheme else 1
+    min_reports = scoring.min_reports(scheme)
     red, black = scoring.red_black(result["rows"], min_reports)
     export_query = urlencode({k: v for k, v in arguments.items() if v})
     context.update({

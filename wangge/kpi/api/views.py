@@ -9,7 +9,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import exporters, figures
+from .. import exporters, figures, scoring
 from . import serializers as s
 
 PARAMETERS = [
@@ -64,7 +64,7 @@ class ExportView(APIView):
         arguments = _arguments(request)
         scheme = figures.resolve_scheme(arguments.pop("scheme"))
         result = figures.figures(request.user, scheme=scheme, **arguments)
-        content = exporters.workbook(result, scheme.min_reports if scheme else 1)
+        content = exporters.workbook(result, scoring.min_reports(scheme))
         response = HttpResponse(content, content_type=exporters.CONTENT_TYPE)
         name = f"kpi-{result['level']}-{result['period']}"
         if result["period_to"] != result["period"]:
