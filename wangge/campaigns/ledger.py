@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy
 from wangge.accounts.roles import VIEW_AGGREGATES, VIEW_CAMPAIGN
 from wangge.cases.models import Event, EventState
 from wangge.core.errors import DomainError
-from wangge.core.scope import EVERYWHERE, scope_codes
+from wangge.core.scope import EVERYWHERE, any_scope_codes, scope_sql
 from wangge.geo import codes as area_codes
 
 from .models import Campaign, CoverageCount, FlagHit, FlagRule, HouseholdScreening, Visit, VisitStatus
@@ -50,15 +50,7 @@ METRICS = {
 def ledger_codes(user):
     """The area codes whose ledger rows `user` may read: VIEW_CAMPAIGN or VIEW_AGGREGATES (counts only either way),
     EVERYWHERE, or an empty tuple."""
-    found = set()
-    for action in (VIEW_CAMPAIGN, VIEW_AGGREGATES):
-        codes = scope_codes(user, action)
-        if codes is EVERYWHERE:
-            return EVERYWHERE
-        found.update(codes)
-    # a code inside another one adds nothing
-    return tuple(sorted(code for code in found if not any(code != other and code.startswith(other)
-                                                           for other in found)))
+    return any_scope_codes(user, VIEW_CAMPAIGN, VIEW_AGGREGATES)
 
 
 def visible_campaigns(user):
@@ -113,25 +105,22 @@ def resolve_area(user, value, level=area_codes.GRID):
     return code
 
 
-def within_scope(queryset, field, codes, area):
-    """`queryset` narrowed to the grids under `area` (if any) and inside `codes` (a code prefix is a subtree)."""
-    if area:
-        queryset = queryset.filter(**{f"{field}__startswith": area})
-    if codes is not EVERYWHERE:
-        query = Q(pk__in=[])
-        for code in codes:
-            if area and not (code.startswith(area) or area.startswith(code)):
-                continue
-            query |= Q(**{f"{field}__startswith": code})
-        queryset = queryset.filter(query)
-    return queryset
+def narrowed(codes, area):
+    """A scope (as scope_codes answers it) narrowed to the subtree of `area`; unchanged without an area."""
+    if not area:
+        return codes
+    if codes is EVERYWHERE:
+        return (area,)
+    return tuple(sorted({area if area.startswith(code) else code for code in codes
+                         if code.startswith(area) or area.startswith(code)}))
 
 
 # ---- the per-grid counts -------------------------------------------------------------------------------------------
 
 def _grid_counts(campaign, round_number, codes, area, now):
     """{grid code: {count: n}} for the grids of the round in scope, every COUNTS key filled."""
-    rows = within_scope(CoverageCount.objects.filter(campaign=campaign, round=round_number), "grid_code", codes, area)
+    codes = narrowed(codes, area)
+    rows = CoverageCount.objects.filter(campaign=campaign, round=round_number).within(codes)
     grids = {}
     for row in rows.values("grid_code", "registered", *STANDINGS, "members", "registered_persons",
                            "flagged_members").order_by():
@@ -143,8 +132,8 @@ def _grid_counts(campaign, round_number, codes, area, now):
         return grids
 
     # Revisits due: standing revisits whose time has come (or that were given none), from the partial index.
-    due = within_scope(HouseholdScreening.objects.filter(campaign=campaign, round=round_number,
-                                                    status=VisitStatus.REVISIT), "grid_code", codes, area)
+    due = HouseholdScreening.objects.filter(campaign=campaign, round=round_number,
+                                            status=VisitStatus.REVISIT).within(codes)
     due = due.filter(Q(revisit_at__isnull=True) | Q(revisit_at__lte=now))
     for code, n in due.values_list("grid_code").annotate(n=Count("*")).order_by():
         if code in grids:
@@ -152,14 +141,14 @@ def _grid_counts(campaign, round_number, codes, area, now):
 
     # 位置清 and 管控清: two statements over the few rows concerned, each probing the standings' last_visit index per
     # row (a LATERAL … LIMIT 1, so PostgreSQL never hashes the round's whole standing instead).
-    scope, params = scope_sql(codes, area)
     with connection.cursor() as cursor:
-        cursor.execute(PLACE_SQL.format(scope=scope.format(column="v.grid_code")),
-                       [campaign.pk, round_number, *params])
+        scope, params = scope_sql(codes, "v.grid_code")
+        cursor.execute(PLACE_SQL.format(scope=scope), [campaign.pk, round_number, *params])
         for code, outside, unlocated in cursor.fetchall():
             if code in grids:
                 grids[code].update(outside_grid=outside, unlocated=unlocated)
-        cursor.execute(FLAGS_SQL.format(scope=scope.format(column="s.grid_code")),
+        scope, params = scope_sql(codes, "s.grid_code")
+        cursor.execute(FLAGS_SQL.format(scope=scope),
                        [campaign.pk, round_number, campaign.pk, EventState.REPORTED, *params])
         for code, n in cursor.fetchall():
             if code in grids:
@@ -170,7 +159,7 @@ def _grid_counts(campaign, round_number, codes, area, now):
     if uncounted:
         from wangge.registry.models import Person, PersonStatus
 
-        persons = within_scope(Person.objects.filter(status=PersonStatus.NORMAL), "grid_code", codes, area)
+        persons = Person.objects.filter(status=PersonStatus.NORMAL).within(codes)
         live = dict(persons.values_list("grid_code").annotate(n=Count("*")).order_by())
         for code in uncounted:
             grids[code]["registered_persons"] = live.get(code, 0)
@@ -195,18 +184,6 @@ CROSS JOIN LATERAL (SELECT s.grid_code FROM {HouseholdScreening._meta.db_table} 
                     WHERE s.last_visit_id = h.visit_id AND s.campaign_id = %s AND s.round = %s LIMIT 1) s
 WHERE r.campaign_id = %s AND r.category_id IS NOT NULL AND (h.event_id IS NULL OR e.state = %s){{scope}}
 GROUP BY s.grid_code"""
-
-
-def scope_sql(codes, area):
-    """(" AND {column} LIKE ANY(%s)…", params): the grids under `area` and inside `codes`, for the raw statements
-    (codes are digits: nothing to escape in a LIKE pattern)."""
-    sql, params = "", []
-    if area:
-        sql, params = " AND {column} LIKE %s", [f"{area}%"]
-    if codes is not EVERYWHERE:
-        sql += " AND {column} LIKE ANY(%s)"
-        params.append([f"{code}%" for code in codes])
-    return sql, params
 
 
 def _unclear(row):

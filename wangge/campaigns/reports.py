@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy
 
 from wangge.accounts.roles import VIEW_CAMPAIGN, VISIT_HOUSEHOLD
 from wangge.core.errors import DomainError
-from wangge.core.scope import ensure_code_in_scope, scope_codes
+from wangge.core.scope import ensure_code_in_scope, scope_codes, scope_sql
 
 from .models import (
     CampaignState,
@@ -285,11 +285,8 @@ def _stat_sums(campaign, round_number, codes, cutoff, width):
     (the ledger's standing). While no call of the round was made after that day — a cut-off of today — the
     cumulative counts are the ledger rows' (CoverageCount: visited, members, stats) and only the day's calls are
     read; for an earlier cut-off, the round's visits up to it are read (DISTINCT ON the household)."""
-    from .ledger import scope_sql, within_scope
-
     start, end = _day_span(cutoff)
     sums = defaultdict(_zeros)
-    scope, scope_params = scope_sql(codes, None)
 
     def add(area, values, part):
         for key, value in zip(STAT_COLUMNS, values, strict=True):
@@ -298,17 +295,18 @@ def _stat_sums(campaign, round_number, codes, cutoff, width):
     later = Visit.objects.filter(campaign=campaign, round=round_number, visited_at__gte=end).exists()
     with connection.cursor() as cursor:
         if not later:
-            rows = within_scope(CoverageCount.objects.filter(campaign=campaign, round=round_number), "grid_code",
-                                codes, None)
+            rows = CoverageCount.objects.filter(campaign=campaign, round=round_number).within(codes)
             for grid, visited, members, stats in rows.values_list("grid_code", "visited", "members", "stats"):
                 add(grid[:width], [visited, members, *((stats or {}).get(key, 0) for key in FORM_STATS)],
                     "cumulative")
-            cursor.execute(DAY_SQL.format(select=_sums_select(width), scope=scope.format(column="v.grid_code")),
+            scope, scope_params = scope_sql(codes, "v.grid_code")
+            cursor.execute(DAY_SQL.format(select=_sums_select(width), scope=scope),
                            [*FORM_STATS, campaign.pk, round_number, start, end, VisitStatus.VISITED, *scope_params])
             for area, *values in cursor.fetchall():
                 add(area, values, "day")
         else:
-            cursor.execute(AS_OF_SQL.format(select=_sums_select(width), scope=scope.format(column="grid_code")),
+            scope, scope_params = scope_sql(codes, "grid_code")
+            cursor.execute(AS_OF_SQL.format(select=_sums_select(width), scope=scope),
                            [*FORM_STATS, start, campaign.pk, round_number, end, *scope_params, VisitStatus.VISITED])
             for area, *values, on_day in cursor.fetchall():
                 add(area, values, "cumulative")
@@ -323,7 +321,7 @@ def statistics(campaign, *, user, cutoff=None, level="subdistrict", round=None):
     totals. 400 for a malformed or future cut-off or an unknown level or round."""
     from wangge.geo.models import Area
 
-    from .ledger import ledger_codes, resolve_round, within_scope
+    from .ledger import ledger_codes, resolve_round
 
     cutoff = parse_cutoff(cutoff)
     if level not in STAT_LEVELS:
@@ -333,8 +331,7 @@ def statistics(campaign, *, user, cutoff=None, level="subdistrict", round=None):
     width = STAT_LEVELS[level]
     sums = _stat_sums(campaign, round_number, codes, cutoff, width) if codes and round_number else {}
     # Every area of the level with target grids in scope gets its row, zeros included.
-    grids = within_scope(CoverageCount.objects.filter(campaign=campaign, round=round_number), "grid_code", codes,
-                         None) if codes else CoverageCount.objects.none()
+    grids = CoverageCount.objects.filter(campaign=campaign, round=round_number).within(codes)
     for area in {grid[:width] for grid in grids.values_list("grid_code", flat=True)}:
         sums.setdefault(area, _zeros())
     total = {key: {part: sum(row[key][part] for row in sums.values()) for part in ("day", "cumulative")}

@@ -37,10 +37,35 @@ def code_in_scope(code, codes):
     return any(str(code).startswith(prefix) for prefix in codes)
 
 
+def any_scope_codes(user, *actions):
+    """The area codes under which `user` may perform any of `actions` (a prefix inside another adds nothing), or
+    EVERYWHERE, or an empty tuple — for reads that more than one action allows (aggregates or details)."""
+    found = set()
+    for action in actions:
+        codes = scope_codes(user, action)
+        if codes is EVERYWHERE:
+            return EVERYWHERE
+        found.update(codes)
+    return tuple(sorted(code for code in found if not any(code != other and code.startswith(other)
+                                                           for other in found)))
+
+
+def scope_sql(codes, column):
+    """restrict() for a raw statement: (" AND <column> LIKE ANY(%s)", [patterns]) for `codes` from scope_codes, or
+    ("", []) for EVERYWHERE. Codes are digits: nothing to escape in a LIKE pattern. An empty scope matches nothing."""
+    if codes is EVERYWHERE:
+        return "", []
+    return f" AND {column} LIKE ANY(%s)", [[f"{code}%" for code in codes]]
+
+
 class ScopedQuerySet(models.QuerySet):
     def restrict(self, user, action):
         """Rows of this queryset that `user` may `action`; none when the role does not allow it."""
-        codes = scope_codes(user, action)
+        return self.within(scope_codes(user, action), action)
+
+    def within(self, codes, action=None):
+        """Rows inside `codes` as scope_codes / any_scope_codes answer them (EVERYWHERE, or prefixes): what
+        restrict() reads, for a scope already worked out."""
         if codes is EVERYWHERE:
             return self
         if not codes:
