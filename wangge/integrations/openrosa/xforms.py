@@ -54,20 +54,28 @@ def form_version_string(campaign):
     return str(campaign.form_version.number)
 
 
-def worker_campaigns(user):
-    """The running campaigns `user` has households to visit in (their formList)."""
+def _running_campaigns(user):
     from wangge.accounts.roles import VISIT_HOUSEHOLD
     from wangge.campaigns.services import visible_campaigns
+
+    return (visible_campaigns(user, VISIT_HOUSEHOLD).filter(state=CampaignState.RUNNING)
+            .select_related("form_version__form").order_by("-started_at", "-id"))
+
+
+def worker_campaigns(user):
+    """The running campaigns `user` has households to visit in (their formList)."""
     from wangge.campaigns.worklists import worker_areas
 
-    campaigns = (visible_campaigns(user, VISIT_HOUSEHOLD).filter(state=CampaignState.RUNNING)
-                 .select_related("form_version__form").order_by("-started_at", "-id"))
-    return [campaign for campaign in campaigns if worker_areas(campaign, user)]
+    return [campaign for campaign in _running_campaigns(user) if worker_areas(campaign, user)]
 
 
 def worker_campaign(user, pk):
-    """One of `user`'s running campaigns, or None (not found, not theirs, not running: the same answer)."""
-    return next((campaign for campaign in worker_campaigns(user) if campaign.pk == pk), None)
+    """One of `user`'s running campaigns, or None (not found, not theirs, not running: the same answer). Reads that
+    one campaign only, not the whole form list."""
+    from wangge.campaigns.worklists import worker_areas
+
+    campaign = _running_campaigns(user).filter(pk=pk).first()
+    return campaign if campaign is not None and worker_areas(campaign, user) else None
 
 
 # ---- the XForm -----------------------------------------------------------------------------------------------------
