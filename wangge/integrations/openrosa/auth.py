@@ -179,13 +179,10 @@ def _failed(user, username):
     """Counts a failure as the login page does; Refused (locked or not) to raise."""
     from wangge.accounts.services import do_record_login_failure, do_record_unknown_login_failure
 
-    if user is None:
-        locked = do_record_unknown_login_failure(username)
-    else:
+    if user is not None:
         do_record_login_failure(user)
-        user.refresh_from_db(fields=["locked_until"])
-        locked = user.is_locked()
-    if locked:
+        return _refresh_failure(user)
+    if do_record_unknown_login_failure(username):
         return Refused(_locked_message(), status=403)
     return Refused(_("The username or password is wrong."))
 
@@ -255,8 +252,6 @@ def check_digest(request, params):
 
 
 def check_basic(request, encoded):
-    from wangge.accounts.services import do_record_login_success
-
     if not basic_allowed(request):
         raise Refused(_("Basic sign-in needs HTTPS; over plain HTTP, use Digest."))
     try:
@@ -271,11 +266,12 @@ def check_basic(request, encoded):
     if not sep or not username:
         raise Refused(_("Malformed Basic credentials."))
     known = _known(username)
+    # The backend (LockoutModelBackend) counts a known user's failure, and clears the count on success.
     user = authenticate(request, username=username, password=password)
     if user is None:
-        raise _failed(known, username) if known is None else _refresh_failure(known)
-    do_record_login_success(user)
-    if _usable_ha1(user) is None:  # an account older than Digest support, or a changed realm: ready for next time
+        raise _failed(None, username) if known is None else _refresh_failure(known)
+    # `known` was read with its secret; a hash upgrade by the backend moved the secret's fingerprint along with it.
+    if _usable_ha1(known) is None:  # an account older than Digest support, or a changed realm: ready for next time
         do_store_digest_secret(user, password)
     return user
 

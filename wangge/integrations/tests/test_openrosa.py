@@ -518,3 +518,20 @@ def test_photo_answers_are_stored_from_their_attached_parts(client, running, set
                                  "1700000002.png": SimpleUploadedFile("1700000002.png", b"GIF89a not really")})
     assert not_an_image.status_code == 400 and "rooms[0].view" in message(not_an_image)
     assert Visit.objects.filter(campaign=campaign).count() == 1 and set(tmp_path.rglob("*")) == stored
+
+
+def test_a_basic_sign_in_clears_the_failure_count(client, running, settings):
+    for _round in range(2):
+        for _attempt in range(settings.WANGGE_LOGIN_MAX_FAILURES - 1):
+            assert client.get("/openrosa/formList", **basic(password="wrong")).status_code == 401
+        assert client.get("/openrosa/formList", **basic()).status_code == 200
+
+
+def test_a_hash_upgrade_during_a_basic_sign_in_keeps_digest_working(client, running, settings):
+    worker = running["worker"]
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.ScryptPasswordHasher", *settings.PASSWORD_HASHERS]
+    assert client.get("/openrosa/formList", **basic()).status_code == 200
+    worker.refresh_from_db()
+    assert worker.password.startswith("scrypt$")
+    challenge = client.get("/openrosa/formList")["WWW-Authenticate"]
+    assert client.get("/openrosa/formList", **digest(challenge, "GET", "/openrosa/formList")).status_code == 200
