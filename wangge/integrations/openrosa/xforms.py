@@ -135,7 +135,7 @@ def _campaign_xform(pk, version_pk, name, purpose, legal_basis):
     campaign = Campaign.objects.select_related("form_version__form").get(pk=pk)
     campaign.name, campaign.purpose, campaign.legal_basis = name, purpose, legal_basis
     xml = xlsform.xform_from_survey(campaign_survey(campaign))
-    return xml, hashlib.md5(xml.encode(), usedforsecurity=False).hexdigest()
+    return xml, md5(xml.encode())
 
 
 def campaign_xform(campaign):
