@@ -83,8 +83,7 @@ def _department_ids(user):
     """The departments `user` is an active member of today (their events are visible to them)."""
     from wangge.workforce.models import DepartmentMembership
 
-    return list(DepartmentMembership.objects.active_on(timezone.localdate()).filter(user=user)
-                .values_list("department_id", flat=True))
+    return DepartmentMembership.objects.departments_of(user)
 
 
 def _may_view_events(user):

@@ -68,10 +68,7 @@ def member_departments(user):
     """Ids of the departments `user` is an active member of today."""
     from wangge.workforce.models import DepartmentMembership
 
-    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
-        return []
-    return list(DepartmentMembership.objects.active_on(timezone.localdate()).filter(user=user)
-                .values_list("department_id", flat=True).distinct())
+    return DepartmentMembership.objects.departments_of(user)
 
 
 class Viewer:

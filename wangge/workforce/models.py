@@ -33,6 +33,12 @@ class MembershipQuerySet(PeriodQuerySet):
     start_field = "active_from"
     end_field = "active_to"
 
+    def departments_of(self, user, day=None):
+        """Ids of the departments `user` is an active member of on `day` (today): whose cases and figures they see."""
+        if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+            return []
+        return list(self.active_on(day).filter(user=user).values_list("department_id", flat=True).distinct())
+
 
 class VisibleFromBelow(ScopedModel):
     """Departments serve an area (usually the whole district): a user who may view the work team anywhere inside
