@@ -40,6 +40,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import scratch_db  # noqa: E402
+
 BENCH_DB = os.environ.get("WANGGE_BENCH_CLOCK_DB", "wangge_bench_clock")
 SAMPLE_EVERY = 50
 TARGET_S = 10.0
@@ -51,39 +55,15 @@ SHARES = [(0.78, 0.0, 0.68), (0.11, 0.72, 0.98), (0.08, 1.03, "red-"), (0.03, "r
 HEAVY_SHARES = [(0.66, 0.0, 0.68), (0.14, 0.72, 0.98), (0.13, 1.03, "red-"), (0.07, "red+", 3.5)]
 
 
-def base_url():
-    return os.environ.get("DATABASE_URL") or (ROOT / "var" / "pg" / "database_url").read_text().strip()
-
-
-def admin_url(url):
-    return url.rpartition("/")[0].replace("postgis://", "postgresql://") + "/postgres"
-
-
 def dev_grid_codes():
     import psycopg
 
-    with psycopg.connect(base_url().replace("postgis://", "postgresql://")) as conn:
+    with psycopg.connect(scratch_db.dev_url().replace("postgis://", "postgresql://")) as conn:
         rows = conn.execute("SELECT a.code FROM geo_area a JOIN geo_generation g ON g.id = a.generation_id "
                             "WHERE g.state = 'active' AND a.level = 'grid' ORDER BY a.code").fetchall()
     if not rows:
         sys.exit("No active generation in the dev database: run `manage.py load_demo` first.")
     return [code for (code,) in rows]
-
-
-def create_database():
-    import psycopg
-
-    with psycopg.connect(admin_url(base_url()), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    os.environ["DATABASE_URL"] = f"{base_url().rpartition('/')[0]}/{BENCH_DB}"
-
-
-def drop_database():
-    import psycopg
-
-    with psycopg.connect(admin_url(os.environ["DATABASE_URL"]), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
 
 
 def main():
@@ -98,7 +78,7 @@ def main():
     grids = dev_grid_codes()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped run still drops the throwaway database
     started = time.perf_counter()
-    create_database()
+    os.environ["DATABASE_URL"] = scratch_db.create(BENCH_DB)
     try:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wangge.settings")
         import django
@@ -115,7 +95,7 @@ def main():
 
             connections.close_all()
         if not args.keep:
-            drop_database()
+            scratch_db.drop(BENCH_DB)
             print(f"clock_job: dropped {BENCH_DB}")
 
 

@@ -27,7 +27,6 @@ import json
 import os
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -46,7 +45,7 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django.utils.crypto import get_random_string  # noqa: E402
-from server import Gunicorn, cookie_header, drive, login_session, percentile  # noqa: E402
+from server import Gunicorn, cookie_header, drive, drive_floor, login_session, percentile  # noqa: E402
 
 from wangge.accounts.models import AreaAssignment, User  # noqa: E402
 from wangge.cases.models import CaseSequence, Category, Event, EventTimeline  # noqa: E402
@@ -206,34 +205,13 @@ def run_floor(count, points, categories, user, run_id):
             "address": MARK, "description": f"Benchmark event {n}: a blocked drain in front of the building.",
             "category": int(categories[rng.integers(len(categories))]), "urgency": "normal",
             "emergency": False, "state": "reported", "created_at": now}))
-    latencies = [[] for _ in range(CLIENTS)]
-    errors = []
-    params = dsn()
 
-    def client(i):
-        try:
-            with psycopg.connect(**params) as conn:
-                for row in rows[i::CLIENTS]:
-                    started = time.perf_counter()
-                    with conn.cursor() as cursor:
-                        cursor.execute(event_sql, row, prepare=True)
-                        event_id = cursor.fetchone()[0]
-                        cursor.execute(timeline_sql, (event_id, user.pk, now), prepare=True)
-                    conn.commit()
-                    latencies[i].append(time.perf_counter() - started)
-        except Exception as exc:
-            errors.append(exc)
+    def write(cursor, row):
+        cursor.execute(event_sql, row, prepare=True)
+        event_id = cursor.fetchone()[0]
+        cursor.execute(timeline_sql, (event_id, user.pk, now), prepare=True)
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    if errors:
-        raise errors[0]
-    return elapsed, [x for per in latencies for x in per]
+    return drive_floor(dsn(), [rows[i::CLIENTS] for i in range(CLIENTS)], write)
 
 
 # Cleaning up ----------------------------------------------------------------------------------------------------------

@@ -30,34 +30,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+
+import scratch_db  # noqa: E402
+
 BENCH_DB = os.environ.get("WANGGE_BENCH_KPI_DB", "wangge_bench_kpi")
 END = datetime.datetime(2026, 6, 30, 22, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=8)))
 MONTH = "2026-05"  # a settled month: every event of it has been through the loop
 RANGE = ("2026-01", "2026-06")
 TARGET_MS, TARGET_RATIO = 200.0, 10.0
-
-
-def base_url():
-    return os.environ.get("DATABASE_URL") or (ROOT / "var" / "pg" / "database_url").read_text().strip()
-
-
-def admin_url(url):
-    return url.rpartition("/")[0].replace("postgis://", "postgresql://") + "/postgres"
-
-
-def create_database():
-    import psycopg
-
-    with psycopg.connect(admin_url(base_url()), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
-
-
-def drop_database():
-    import psycopg
-
-    with psycopg.connect(admin_url(base_url()), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
 
 
 def seed(events):
@@ -189,9 +169,7 @@ def main():
     parser.add_argument("--reuse", action="store_true", help=f"reuse a kept {BENCH_DB} (no seeding)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped run still drops the throwaway database
-    if not args.reuse:
-        create_database()
-    os.environ["DATABASE_URL"] = f"{base_url().rpartition('/')[0]}/{BENCH_DB}"
+    os.environ["DATABASE_URL"] = scratch_db.url_of(BENCH_DB) if args.reuse else scratch_db.create(BENCH_DB)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wangge.settings")
     try:
         import django
@@ -206,7 +184,7 @@ def main():
 
             connections.close_all()
         if not args.keep:
-            drop_database()
+            scratch_db.drop(BENCH_DB)
             print(f"kpi_page: dropped {BENCH_DB}")
 
 

@@ -39,6 +39,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wangge.settings")
 
+import scratch_db  # noqa: E402
+from visit_submit import id_number  # noqa: E402
+
 CLIENTS = 8
 WORKERS, THREADS = 2, 4
 WINDOW_S = 5
@@ -49,48 +52,6 @@ OPENROSA_URL = "/openrosa/submission"
 API_URL = "/api/v1/campaigns/visits/"
 BENCH_DB = os.environ.get("WANGGE_BENCH_DB", "wangge_bench_openrosa")
 BOUNDARY = "wanggebenchboundary"
-
-
-def base_url():
-    return os.environ.get("DATABASE_URL") or (ROOT / "var" / "pg" / "database_url").read_text().strip()
-
-
-def admin_connection():
-    import psycopg
-
-    head = base_url().rpartition("/")[0]
-    return psycopg.connect(head.replace("postgis://", "postgresql://") + "/postgres", autocommit=True)
-
-
-def copy_database(wait_s=120):
-    import psycopg
-
-    head, _sep, source = base_url().rpartition("/")
-    deadline = time.monotonic() + wait_s
-    with admin_connection() as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        while True:
-            try:
-                admin.execute(f'CREATE DATABASE "{BENCH_DB}" TEMPLATE "{source}"')
-                break
-            except psycopg.errors.ObjectInUse:
-                if time.monotonic() > deadline:
-                    sys.exit(f"{source} stayed in use for {wait_s} s; cannot copy it (try again when it is idle).")
-                time.sleep(2)
-    os.environ["DATABASE_URL"] = f"{head}/{BENCH_DB}"
-
-
-def drop_database():
-    with admin_connection() as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-
-
-def id_number(rng):
-    """A valid 18-digit ID number of the district, unknown to the registry (sequence 900–999)."""
-    body = f"370103{1950 + int(rng.integers(60))}{1 + int(rng.integers(12)):02d}{1 + int(rng.integers(28)):02d}" \
-           f"{900 + int(rng.integers(100))}"
-    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
 
 
 def setup():
@@ -263,7 +224,7 @@ def main():
     args = parser.parse_args()
 
     began = time.perf_counter()
-    copy_database()
+    os.environ["DATABASE_URL"] = scratch_db.create(BENCH_DB, copy=True)
     figures = {}
     try:
         import django
@@ -294,7 +255,7 @@ def main():
 
         connections.close_all()
         if not args.keep:
-            drop_database()
+            scratch_db.drop(BENCH_DB)
 
     print(f"openrosa_submit: {CLIENTS} concurrent clients (community staff of {CLIENTS} communities), gunicorn "
           f"{WORKERS} gthread workers × {THREADS} threads "

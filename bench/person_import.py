@@ -28,35 +28,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import scratch_db  # noqa: E402
+
 BENCH_DB = os.environ.get("WANGGE_BENCH_DB", "wangge_bench_import")
 BUILDINGS = 3000
 SEED = 20260301
-
-
-def base_url():
-    return os.environ.get("DATABASE_URL") or (ROOT / "var" / "pg" / "database_url").read_text().strip()
-
-
-def ensure_database():
-    import psycopg
-
-    url = base_url()
-    head, _sep, _name = url.rpartition("/")
-    admin = psycopg.connect(head.replace("postgis://", "postgresql://") + "/postgres", autocommit=True)
-    exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
-    if not exists:
-        admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    admin.close()
-    os.environ["DATABASE_URL"] = f"{head}/{BENCH_DB}"
-    return not exists
-
-
-def drop_database():
-    import psycopg
-
-    head = base_url().rpartition("/")[0]
-    with psycopg.connect(head.replace("postgis://", "postgresql://") + "/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
 
 
 def check_digit(body):
@@ -94,7 +72,8 @@ def main():
     parser.add_argument("--drop", action="store_true", help="drop the throwaway database at the end")
     args = parser.parse_args()
 
-    fresh = ensure_database()
+    url, fresh = scratch_db.ensure(BENCH_DB)
+    os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wangge.settings")
     import django
 
@@ -240,7 +219,7 @@ def main():
           f"ours / psql \\copy: {ours_s / floor_s:.2f}× the floor")
     if args.drop:
         connection.close()
-        drop_database()
+        scratch_db.drop(BENCH_DB)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ send them; with one kept-alive connection per client, gunicorn binds each client
 all of them on one worker halves the figure) or, with keep_alive=True, one connection per client for the whole run;
 a warm-up, then the measured seconds. It returns a Drive: (done at, latency) of every request sent in the measured
 interval, the interval, and the count of all requests answered. windows() and percentile() summarise it.
+drive_floor() is the peer's side: threads writing rows straight through psycopg, one transaction each.
 """
 
 import http.client
@@ -214,6 +215,38 @@ def drive(server, clients, request, warmup_s, duration_s, *, keep_alive=False, e
     if errors:
         raise errors[0]
     return Drive([r for per in results for r in per], (measure_from, measure_to), sum(made), keep_alive)
+
+
+def drive_floor(params, work, write):
+    """The floor's load, beside drive()'s: one thread per list in `work`, each with its own psycopg connection
+    (`params`), writing its items one transaction each (`write(cursor, item)`): (elapsed s, [latency s])."""
+    import psycopg
+
+    latencies = [[] for _ in work]
+    errors = []
+
+    def client(i):
+        try:
+            with psycopg.connect(**params) as conn:
+                for item in work[i]:
+                    started = time.perf_counter()
+                    with conn.cursor() as cursor:
+                        write(cursor, item)
+                    conn.commit()
+                    latencies[i].append(time.perf_counter() - started)
+        except Exception as exc:  # reported after the threads are joined
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(work))]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return elapsed, [latency for per in latencies for latency in per]
 
 
 def windows(done_times, interval, window_s=5):

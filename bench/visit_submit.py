@@ -27,7 +27,6 @@ import json
 import os
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -35,6 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wangge.settings")
+
+import scratch_db  # noqa: E402
 
 CLIENTS = 8
 WORKERS, THREADS = 2, 4
@@ -46,50 +47,15 @@ BENCH_DB = os.environ.get("WANGGE_BENCH_DB", "wangge_bench_visits")
 NAME = "bench:visit_submit"
 
 
-def base_url():
-    return os.environ.get("DATABASE_URL") or (ROOT / "var" / "pg" / "database_url").read_text().strip()
-
-
-def admin_connection():
-    import psycopg
-
-    head = base_url().rpartition("/")[0]
-    return psycopg.connect(head.replace("postgis://", "postgresql://") + "/postgres", autocommit=True)
-
-
-def copy_database(wait_s=120):
-    """The dev database copied into BENCH_DB (PostgreSQL copies a template only while nobody is connected to it:
-    retried for `wait_s`)."""
-    import psycopg
-
-    head, _sep, source = base_url().rpartition("/")
-    deadline = time.monotonic() + wait_s
-    with admin_connection() as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        while True:
-            try:
-                admin.execute(f'CREATE DATABASE "{BENCH_DB}" TEMPLATE "{source}"')
-                break
-            except psycopg.errors.ObjectInUse:
-                if time.monotonic() > deadline:
-                    sys.exit(f"{source} stayed in use for {wait_s} s; cannot copy it (try again when it is idle).")
-                time.sleep(2)
-    os.environ["DATABASE_URL"] = f"{head}/{BENCH_DB}"
-
-
-def drop_database():
-    with admin_connection() as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-
-
 # Data ----------------------------------------------------------------------------------------------------------------
 
 def id_number(rng):
     """A valid 18-digit ID number of the district, unknown to the registry (sequence 900–999)."""
+    from stdnum.cn import ric
+
     body = f"370103{1950 + int(rng.integers(60))}{1 + int(rng.integers(12)):02d}{1 + int(rng.integers(28)):02d}" \
            f"{900 + int(rng.integers(100))}"
-    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+    return body + ric.calc_check_digit(body + "?")  # stdnum wants a placeholder where the check digit goes
 
 
 def setup():
@@ -192,9 +158,9 @@ def api_requests(sessions, clients):
 def run_floor(count, campaign, clients):
     """`count` visits as bare INSERTs (the visit row with its sealed answers, then its member rows), one transaction
     per visit, CLIENTS threads on their own connections."""
-    import psycopg
     from django.db import connection
     from django.utils import timezone
+    from server import drive_floor
 
     from wangge.campaigns.models import Visit, VisitMember
     from wangge.campaigns.services import ANSWERS_PURPOSE
@@ -227,34 +193,15 @@ def run_floor(count, campaign, clients):
         indexes = [pii.blind_index(member["id_number"], purpose=pii.ID_NUMBER) for member in members]
         work[i].append((row, indexes))
     params = {k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"}
-    latencies = [[] for _ in range(CLIENTS)]
-    errors = []
 
-    def client(i):
-        try:
-            with psycopg.connect(**params) as conn:
-                for row, indexes in work[i]:
-                    started = time.perf_counter()
-                    with conn.cursor() as cursor:
-                        cursor.execute(visit_sql, row, prepare=True)
-                        visit_id = cursor.fetchone()[0]
-                        if indexes:
-                            cursor.executemany(member_sql, [(visit_id, k, index) for k, index in enumerate(indexes)])
-                    conn.commit()
-                    latencies[i].append(time.perf_counter() - started)
-        except Exception as exc:
-            errors.append(exc)
+    def write(cursor, item):
+        row, indexes = item
+        cursor.execute(visit_sql, row, prepare=True)
+        visit_id = cursor.fetchone()[0]
+        if indexes:
+            cursor.executemany(member_sql, [(visit_id, k, index) for k, index in enumerate(indexes)])
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    if errors:
-        raise errors[0]
-    return elapsed, [x for per in latencies for x in per]
+    return drive_floor(params, work, write)
 
 
 # Main ----------------------------------------------------------------------------------------------------------------
@@ -270,7 +217,7 @@ def main():
     args = parser.parse_args()
 
     began = time.perf_counter()
-    copy_database()
+    os.environ["DATABASE_URL"] = scratch_db.create(BENCH_DB, copy=True)
     try:
         import django
 
@@ -301,7 +248,7 @@ def main():
 
         connections.close_all()
         if not args.keep:
-            drop_database()
+            scratch_db.drop(BENCH_DB)
 
     floor_rate = count / floor_s
     floor_ms = [x * 1000 for x in floor_latencies]
