@@ -19,6 +19,7 @@ from django.db.models import DateTimeField, F, Func
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from wangge.core.bulk import new_row_values
 from wangge.outbox import services as outbox
 
 from . import calendar, workflow
@@ -213,14 +214,9 @@ def _copy_new_rows(model, names, rows, *, with_ids=False):
     in `rows` are written as they are (ids, strings, aware datetimes), not converted."""
     if not rows:
         return [] if with_ids else None
-    meta, now = model._meta, timezone.now()
+    meta = model._meta
     given = [meta.get_field(name) for name in names]
-    fixed = {}
-    for field in meta.concrete_fields:
-        if field.primary_key or field in given:
-            continue
-        auto = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
-        fixed[field] = field.get_db_prep_save(now if auto else field.get_default(), connection)
+    fixed = new_row_values(model, names)
     fields = [*given, *fixed]
     tail = tuple(fixed.values())
     if with_ids:

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from wangge.core import pii
+from wangge.core.bulk import new_row_values
 from wangge.core.errors import DomainError
 
 from . import channels
@@ -116,7 +117,9 @@ def enqueue_ids(notification_ids, recipient_ids):
     configured = channels.configured()
     if not notification_ids or not configured:
         return 0
-    fixed = _fixed_values()
+    # the other columns take what a new message holds: pending, no attempts, due now
+    fixed = {field.column: value for field, value in
+             new_row_values(OutboxMessage, ("notification", "channel", "recipient")).items()}
     names = list(configured)
     needs = [configured[name].needs_address for name in names]
     message, address, user = OutboxMessage._meta, OutboundAddress._meta, get_user_model()._meta
@@ -140,21 +143,6 @@ def enqueue_ids(notification_ids, recipient_ids):
     if written:
         transaction.on_commit(schedule_delivery, robust=True)
     return written
-
-
-def _fixed_values():
-    """{column: value} for every column of a new message but its notification, recipient and channel: what a new
-    OutboxMessage holds (status pending, no attempts, due now), prepared for the database."""
-    now = timezone.now()
-    template = OutboxMessage(next_attempt_at=now)
-    values = {}
-    for field in OutboxMessage._meta.concrete_fields:
-        if field.primary_key or field.name in ("notification", "channel", "recipient"):
-            continue
-        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            setattr(template, field.attname, now)
-        values[field.column] = field.get_db_prep_save(getattr(template, field.attname), connection)
-    return values
 
 
 def schedule_delivery():
