@@ -141,3 +141,47 @@ def do_record_unknown_login_failure(username: str) -> bool:
         throttle.first_failed_login_at = None
     throttle.save()
     return throttle.is_locked(now)
+
+
+class SignInRefused(Exception):
+    """A password sign-in refused: wrong credentials, or — `locked` — too many failures for this username. The same
+    answers for a username that exists and one that does not, so no door tells who has an account."""
+
+    def __init__(self, *, locked):
+        super().__init__("locked" if locked else "wrong")
+        self.locked = locked
+
+
+def ensure_not_locked(username, known):
+    """SignInRefused(locked) when `username` (its account `known`, or None when it has none) is locked out."""
+    if (known is not None and known.is_locked()) or (known is None and unknown_username_locked(username)):
+        raise SignInRefused(locked=True)
+
+
+def do_sign_in(request, username, password, *, known=None):
+    """A password sign-in under the lockout (MLPS level 3), for every door that takes a password (the login page,
+    OpenRosa's Basic): the user, or SignInRefused. `known` is the account as the caller read it, if it did. The
+    backend (LockoutModelBackend) counts a known user's failures and clears them on success; an unknown name's are
+    counted here, by the same rule."""
+    from django.contrib.auth import authenticate
+
+    if known is None:
+        known = User.objects.filter(username=username).first()
+    ensure_not_locked(username, known)
+    user = authenticate(request, username=username, password=password)
+    if user is None:
+        if known is None:
+            raise SignInRefused(locked=do_record_unknown_login_failure(username))
+        known.refresh_from_db(fields=["locked_until"])
+        raise SignInRefused(locked=known.is_locked())
+    return user
+
+
+def do_record_sign_in_failure(username, known):
+    """A failed sign-in no backend saw (a Digest response that does not match): counted as the backend would. Returns
+    whether the username is now locked."""
+    if known is None:
+        return do_record_unknown_login_failure(username)
+    do_record_login_failure(known)
+    known.refresh_from_db(fields=["locked_until"])
+    return known.is_locked()

@@ -2,14 +2,12 @@
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth import authenticate
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
-from .models import User
-from .services import do_record_unknown_login_failure, unknown_username_locked
+from .services import SignInRefused, do_sign_in
 
 
 class LockoutAuthenticationForm(AuthenticationForm):
@@ -31,18 +29,10 @@ class LockoutAuthenticationForm(AuthenticationForm):
         password = self.cleaned_data.get("password")
         if username is None or not password:
             return self.cleaned_data
-        known = User.objects.filter(username=username).first()
-        if known is None and unknown_username_locked(username):
-            raise self.get_locked_error()
-        # The backend refuses a locked account before looking at the password and counts a known user's failures.
-        self.user_cache = authenticate(self.request, username=username, password=password)
-        if self.user_cache is None:
-            if known is None:
-                locked = do_record_unknown_login_failure(username)
-            else:
-                known.refresh_from_db(fields=["locked_until"])
-                locked = known.is_locked()
-            raise self.get_locked_error() if locked else self.get_invalid_login_error()
+        try:
+            self.user_cache = do_sign_in(self.request, username, password)
+        except SignInRefused as refused:
+            raise self.get_locked_error() if refused.locked else self.get_invalid_login_error() from refused
         self.confirm_login_allowed(self.user_cache)
         return self.cleaned_data
 

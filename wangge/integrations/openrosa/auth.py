@@ -25,7 +25,6 @@ from datetime import timedelta
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
-from django.contrib.auth import authenticate
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection
 from django.utils import timezone
@@ -175,25 +174,23 @@ def _locked_message():
     return _("Too many failed sign-ins: this account is blocked for %(minutes)s minutes.") % {"minutes": minutes}
 
 
-def _failed(user, username):
-    """Counts a failure as the login page does; Refused (locked or not) to raise."""
-    from wangge.accounts.services import do_record_login_failure, do_record_unknown_login_failure
-
-    if user is not None:
-        do_record_login_failure(user)
-        return _refresh_failure(user)
-    if do_record_unknown_login_failure(username):
+def _refused(refused):
+    """The OpenRosa answer to an accounts SignInRefused."""
+    if refused.locked:
         return Refused(_locked_message(), status=403)
     return Refused(_("The username or password is wrong."))
 
 
 def _known(username):
+    """The account of `username` with its Digest secret (None when there is none); Refused when it is locked out."""
     from wangge.accounts.models import User
-    from wangge.accounts.services import unknown_username_locked
+    from wangge.accounts.services import SignInRefused, ensure_not_locked
 
     user = User.objects.select_related("digest_secret").filter(username=username).first()
-    if (user is not None and user.is_locked()) or (user is None and unknown_username_locked(username)):
-        raise Refused(_locked_message(), status=403)
+    try:
+        ensure_not_locked(username, user)
+    except SignInRefused as refused:
+        raise _refused(refused) from refused
     return user
 
 
@@ -244,7 +241,9 @@ def check_digest(request, params):
     ha2 = _md5(f"{request.method}:{params['uri']}")
     expected = _md5(f"{ha1}:{params['nonce']}:{params['nc']}:{params['cnonce']}:{params['qop']}:{ha2}")
     if not hmac.compare_digest(expected, params["response"].lower()) or user is None or not user.is_active:
-        raise _failed(user, username)
+        from wangge.accounts.services import SignInRefused, do_record_sign_in_failure
+
+        raise _refused(SignInRefused(locked=do_record_sign_in_failure(username, user)))
     if not _first_use(params):
         raise Refused(_("This request was already answered."), stale=True)
     do_record_login_success(user)
@@ -265,23 +264,17 @@ def check_basic(request, encoded):
     username, sep, password = text.partition(":")
     if not sep or not username:
         raise Refused(_("Malformed Basic credentials."))
+    from wangge.accounts.services import SignInRefused, do_sign_in
+
     known = _known(username)
-    # The backend (LockoutModelBackend) counts a known user's failure, and clears the count on success.
-    user = authenticate(request, username=username, password=password)
-    if user is None:
-        raise _failed(None, username) if known is None else _refresh_failure(known)
+    try:
+        user = do_sign_in(request, username, password, known=known)
+    except SignInRefused as refused:
+        raise _refused(refused) from refused
     # `known` was read with its secret; a hash upgrade by the backend moved the secret's fingerprint along with it.
     if _usable_ha1(known) is None:  # an account older than Digest support, or a changed realm: ready for next time
         do_store_digest_secret(user, password)
     return user
-
-
-def _refresh_failure(user):
-    """The backend has already counted this failure (LockoutModelBackend): only tell locked from wrong."""
-    user.refresh_from_db(fields=["locked_until"])
-    if user.is_locked():
-        return Refused(_locked_message(), status=403)
-    return Refused(_("The username or password is wrong."))
 
 
 def authenticated_user(request):
