@@ -102,3 +102,42 @@ def assert_matches_schema(response, path, method="get"):
     body_schema = {**_as_json_schema(content["schema"]), "components": document["components"]}
     jsonschema.validate(response.json(), body_schema)
 
+
+
+# ---- real-browser tests (Debian's Chromium; the `browser` fixture is in wangge/conftest.py) ------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--use-angle=swiftshader",
+                 "--enable-unsafe-swiftshader", "--disable-dev-shm-usage"]
+BROWSER_WAIT_MS = 20_000
+PHONE = {"width": 375, "height": 667}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+class BrowserSession:
+    """One user's browser context (a phone with a GPS, or a desktop), logged in through the login form; every URL
+    it requests is appended to `requests` (the tests check that none leaves the server). A subclass names the
+    users' `password`."""
+
+    password = None
+
+    def __init__(self, browser, base, user, requests, *, phone=False, point=None):
+        options = {"viewport": PHONE if phone else DESKTOP, "locale": "zh-CN"}
+        if phone:
+            options.update(is_mobile=True, has_touch=True, device_scale_factor=2)
+        if point is not None:
+            options.update(geolocation={"longitude": point[0], "latitude": point[1], "accuracy": 12},
+                           permissions=["geolocation"])
+        self.context = browser.new_context(**options)
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(BROWSER_WAIT_MS)
+        self.page.on("request", lambda request: requests.append(request.url))
+        self.base, self.user = base, user
+
+    def log_in(self, next_path):
+        page = self.page
+        page.goto(f"{self.base}/accounts/login/?next={next_path}")
+        page.fill("input[name=username]", self.user.username)
+        page.fill("input[name=password]", self.password)
+        page.click("form button[type=submit]")
+        page.wait_for_url(f"{self.base}{next_path}")

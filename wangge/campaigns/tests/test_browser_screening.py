@@ -15,19 +15,13 @@ from django.conf import settings
 
 from wangge.campaigns import forms, services
 from wangge.cases.models import Category
-from wangge.core.testing import COMMUNITY_A, load_test_district, make_user
+from wangge.core.testing import BROWSER_WAIT_MS, COMMUNITY_A, BrowserSession, load_test_district, make_user
 from wangge.geo.models import Area
 from wangge.registry import services as registry
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--use-angle=swiftshader",
-        "--enable-unsafe-swiftshader", "--disable-dev-shm-usage"]
-WAIT_MS = 20_000
 PASSWORD = "Wangge-demo-2026"
-PHONE = {"width": 375, "height": 667}
-DESKTOP = {"width": 1280, "height": 800}
 
 
 @pytest.fixture
@@ -55,43 +49,10 @@ def cast():
             "command": make_user("command", "370103", password=PASSWORD)}
 
 
-@pytest.fixture
-def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (make test installs it)")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+class Session(BrowserSession):
+    """A user's browser session (core.testing.BrowserSession), with this test's steps."""
 
-
-class Session:
-    """One user's browser context (a phone with a GPS, or a desktop), logged in through the form."""
-
-    def __init__(self, browser, base, user, requests, *, phone=False, point=None):
-        options = {"viewport": PHONE if phone else DESKTOP, "locale": "zh-CN"}
-        if phone:
-            options.update(is_mobile=True, has_touch=True, device_scale_factor=2)
-        if point is not None:
-            options.update(geolocation={"longitude": point[0], "latitude": point[1], "accuracy": 12},
-                           permissions=["geolocation"])
-        self.context = browser.new_context(**options)
-        self.page = self.context.new_page()
-        self.page.set_default_timeout(WAIT_MS)
-        self.page.on("request", lambda request: requests.append(request.url))
-        self.base = base
-        self.user = user
-
-    def log_in(self, next_path):
-        page = self.page
-        page.goto(f"{self.base}/accounts/login/?next={next_path}")
-        page.fill("input[name=username]", self.user.username)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("form button[type=submit]")
-        page.wait_for_url(f"{self.base}{next_path}")
+    password = PASSWORD
 
     def fits_the_screen(self):
         return self.page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
@@ -269,7 +230,7 @@ def python_answers():
 def test_the_page_reads_skip_logic_as_the_server_does(live_server, browser):
     expected = python_answers()
     page = browser.new_page()
-    page.set_default_timeout(WAIT_MS)
+    page.set_default_timeout(BROWSER_WAIT_MS)
     page.goto(f"{live_server.url}/accounts/login/")
     page.add_script_tag(url=f"{live_server.url}/static/campaigns/skiplogic.js")
     answers = page.evaluate("""([expressions, values]) => {

@@ -6,15 +6,11 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from wangge.core.testing import COMMUNITY_A, load_test_district, make_user
+from wangge.core.testing import BROWSER_WAIT_MS, COMMUNITY_A, load_test_district, make_user
 from wangge.geo.models import Area
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--use-angle=swiftshader",
-        "--enable-unsafe-swiftshader", "--disable-dev-shm-usage"]
-WAIT_MS = 20_000
 PASSWORD = "Wangge-demo-2026"
 PANEL_WIDTH = 360  # the side panel covers the map's right edge on a wide screen
 
@@ -31,24 +27,11 @@ def community_worker():
     return user, grids
 
 
-@pytest.fixture
-def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (make test installs it)")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 def test_log_in_see_grids_click_one_and_search(live_server, community_worker, browser):
     user, grids = community_worker
 
     page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.set_default_timeout(WAIT_MS)
+    page.set_default_timeout(BROWSER_WAIT_MS)
     requests, tile_statuses = [], []
     page.on("request", lambda request: requests.append(request.url))
     page.on("response", lambda response: "/tiles/" in response.url and tile_statuses.append(response.status))

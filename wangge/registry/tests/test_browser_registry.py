@@ -7,16 +7,12 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from wangge.core.testing import COMMUNITY_A, load_test_district, make_user
+from wangge.core.testing import BROWSER_WAIT_MS, COMMUNITY_A, load_test_district, make_user
 from wangge.geo.models import Area
 from wangge.registry import services
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--use-angle=swiftshader",
-        "--enable-unsafe-swiftshader", "--disable-dev-shm-usage"]
-WAIT_MS = 20_000
 PASSWORD = "Wangge-demo-2026"
 VALID_ID = "360426199101010071"  # DOMAIN.md §8
 _WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
@@ -49,19 +45,6 @@ def residents():
         services.do_create_person(actor=user, name=f"李{i}", house=house, household=household)
     services.do_create_person(actor=user, name="王五", grid_code=grids[1].code)
     return {"user": user, "grid": grid, "other": grids[1], "building": building}
-
-
-@pytest.fixture
-def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (make test installs it)")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def log_in(page, base, user):
@@ -145,7 +128,7 @@ def see_the_choropleth(page, base, data):
 
 def test_import_with_an_error_report_then_see_the_resident_map(live_server, residents, browser, tmp_path):
     page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.set_default_timeout(WAIT_MS)
+    page.set_default_timeout(BROWSER_WAIT_MS)
     requests = []
     page.on("request", lambda request: requests.append(request.url))
     log_in(page, live_server.url, residents["user"])
