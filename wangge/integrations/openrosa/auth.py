@@ -232,15 +232,14 @@ def check_digest(request, params):
     username = params["username"]
     user = _known(username)
     ha1 = _usable_ha1(user) if user is not None and user.is_active else None
-    if user is not None and user.is_active and ha1 is None:
-        raise Refused(_("Digest sign-in is not set up for this account yet: sign in once over HTTPS, or have the "
-                        "password set again."))
-    # An unknown or inactive user is checked against a secret nobody has, so the answer is the same as for a
-    # wrong password.
-    ha1 = ha1 or _md5(f"{username}:{realm()}:{time.time()}")
+    # An unknown or inactive user, and an account with no usable Digest secret yet, is checked against a random
+    # secret and refused whatever it answers: the answer is a wrong password's, counted towards the lockout, so
+    # nobody learns which usernames exist.
+    usable = ha1 is not None
+    ha1 = ha1 or _md5(f"{username}:{realm()}:{secrets.token_hex(16)}")
     ha2 = _md5(f"{request.method}:{params['uri']}")
     expected = _md5(f"{ha1}:{params['nonce']}:{params['nc']}:{params['cnonce']}:{params['qop']}:{ha2}")
-    if not hmac.compare_digest(expected, params["response"].lower()) or user is None or not user.is_active:
+    if not hmac.compare_digest(expected, params["response"].lower()) or not usable:
         from wangge.accounts.services import SignInRefused, do_record_sign_in_failure
 
         raise _refused(SignInRefused(locked=do_record_sign_in_failure(username, user)))

@@ -7,6 +7,7 @@ nothing written."""
 
 import base64
 import hashlib
+import re
 import secrets
 import shutil
 from datetime import date, timedelta
@@ -181,6 +182,32 @@ def test_digest_refusals(client, running):
     old = 'Digest realm="wangge", nonce="' + auth.make_nonce(_request(), now=0) + '"'
     stale = client.get("/openrosa/formList", **digest(old, "GET", "/openrosa/formList"))
     assert stale.status_code == 401 and "stale=true" in stale["WWW-Authenticate"]
+
+
+def test_an_account_without_a_digest_secret_is_answered_as_an_unknown_name(client, running):
+    """Nobody learns which usernames exist: an account with no Digest secret yet (a password set before Digest
+    support, or by a raw update) gets exactly the answer of a name with no account, and the try counts towards the
+    lockout."""
+    from wangge.accounts.models import LoginThrottle
+    from wangge.integrations.models import DigestSecret
+
+    worker = running["worker"]
+    DigestSecret.objects.filter(user=worker).delete()
+
+    def answer(username):
+        challenge = client.get("/openrosa/formList")["WWW-Authenticate"]
+        response = client.get("/openrosa/formList", **digest(challenge, "GET", "/openrosa/formList",
+                                                             username=username))
+        # each answer has its own request id and a challenge with a fresh nonce (a timestamp): the rest is the same
+        headers = {key: re.sub(r'nonce="[^"]*"', 'nonce="…"', value) for key, value in response.headers.items()
+                   if key != "X-Request-ID"}
+        return response.status_code, response.content, headers
+
+    known, unknown = answer("worker-a"), answer("nobody")
+    assert known == unknown and known[0] == 401
+    worker.refresh_from_db()
+    assert worker.failed_logins == 1
+    assert LoginThrottle.objects.get(key=LoginThrottle.key_for("nobody")).failed_logins == 1
 
 
 def _request():
