@@ -7,7 +7,6 @@ answers, proposals to the registry, daily reports and the purge.
 """
 
 import json
-import re
 import uuid
 from datetime import date, datetime, time, timedelta
 
@@ -326,45 +325,50 @@ def delete_answer_files(campaign_id):
     shutil.rmtree(Path(settings.MEDIA_ROOT) / answer_files_folder(campaign_id), ignore_errors=True)
 
 
-def _photo_paths(definition):
-    """A pattern of the answer paths of the form's photo questions (`door`, `people[0].photo`), or None."""
-    names = set()
+def _answer_uploads(definition, answers):
+    """The photo questions answered with an uploaded file: [(path, the dict holding the answer, its key, upload)],
+    paths as the answers number them (`door`, `people[0].photo`)."""
+    from django.core.files.base import File
+
+    found = []
     for field in definition["fields"]:
-        if field["type"] == "photo":
-            names.add(re.escape(field["name"]))
-        for child in field.get("children") or []:
-            if child["type"] == "photo":
-                names.add(re.escape(field["name"]) + r"\[\d{1,3}\]\." + re.escape(child["name"]))
-    return re.compile("^(?:" + "|".join(names) + ")$") if names else None
+        value = answers.get(field["name"])
+        if field["type"] == "photo" and isinstance(value, File):
+            found.append((field["name"], answers, field["name"], value))
+        if field["type"] == "repeat" and isinstance(value, list):
+            for index, row in enumerate(value):
+                for child in field["children"] if isinstance(row, dict) else []:
+                    if child["type"] == "photo" and isinstance(row.get(child["name"]), File):
+                        found.append((f"{field['name']}[{index}].{child['name']}", row, child["name"],
+                                      row[child["name"]]))
+    return found
 
 
-def store_answer_photos(campaign, definition, files):
-    """The photos sent for photo questions (`files`: answer path → uploads, as request.FILES holds them), checked as
-    real images (the events' rules) and stored under a random name in the campaign's folder, which the purge
-    removes: ({path: stored name}, [stored names]). Nothing is stored when one is bad; the caller deletes what was
-    stored if the visit is then refused (delete_answer_photos)."""
+def store_answer_photos(campaign, definition, answers, stored):
+    """The answers with each photo question answered by an uploaded file (a django File: the phone page's file
+    input, an OpenRosa attachment) answered instead by where the photo is stored: checked as a real image (the
+    events' rules), then stored under a random name in the campaign's folder, which the purge removes. Nothing is
+    stored when one is bad; each name stored is added to `stored` as it is written, for do_record_visit to delete
+    if the visit is then refused. The caller's answers are left as they were."""
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
 
     from wangge.cases.attachments import check_photos
 
-    pattern = _photo_paths(definition)
-    if pattern is None:
-        return {}, []
-    checked = {}
-    for path in files:
-        if not pattern.match(path):
-            continue
+    answers = {key: [dict(row) if isinstance(row, dict) else row for row in value] if isinstance(value, list)
+               else value for key, value in answers.items()}
+    checked = []
+    for path, holder, key, upload in _answer_uploads(definition, answers):
         try:
-            found = check_photos(files.getlist(path)[:1], field=path)
+            found = check_photos([upload], field=path)
         except DomainError as exc:  # named by the question's path, not the photo's index
             raise DomainError(exc.message, field=path) from exc
-        if found:
-            checked[path] = found[0]
-    stored = {path: default_storage.save(f"{answer_files_folder(campaign.pk)}/{uuid.uuid4().hex}.{photo.extension}",
-                                         ContentFile(photo.content))
-              for path, photo in checked.items()}
-    return stored, list(stored.values())
+        checked.append((holder, key, found[0]))
+    for holder, key, photo in checked:
+        holder[key] = default_storage.save(f"{answer_files_folder(campaign.pk)}/{uuid.uuid4().hex}.{photo.extension}",
+                                           ContentFile(photo.content))
+        stored.append(holder[key])
+    return answers
 
 
 def delete_answer_photos(names):
@@ -529,23 +533,32 @@ def do_record_visit(campaign, *, actor, household, status, answers=None, locatio
     the answers against the form (visited only); matches members to the registry by ID number and proposes the
     others for review; raises flags (events through the events service, the grid's chain notified); moves the
     household's standing and the grid's ledger row in the same transaction. The same `instance_id` again returns
-    the first visit and writes nothing (a resubmitted form)."""
+    the first visit and writes nothing (a resubmitted form).
+
+    A photo question may be answered with the uploaded file itself (a django File: the phone page's file input, an
+    OpenRosa attachment): once the campaign, the household and the result are checked, it is checked as an image and
+    stored (store_answer_photos), and the visit keeps where; a visit refused after that keeps none of its photos."""
     if not str(instance_id or "").strip():
         instance_id = ""
     instance_id = str(instance_id).strip()[:100]
+    stored = []  # the photos this call stored: deleted unless its visit is recorded
     try:
         return _record_visit(campaign, actor=actor, household=household, status=status, answers=answers,
                              location=location, visited_at=visited_at, revisit_at=revisit_at,
-                             instance_id=instance_id, source=source)
+                             instance_id=instance_id, source=source, stored=stored)
     except IntegrityError as exc:
         # Two copies of one submission at once (a phone retrying): the second's visit waits for the first's at the
         # instance id's unique index, then breaks it; its transaction is undone and it answers with the first.
+        delete_answer_photos(stored)
         if not instance_id or getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != \
                 "visit_instance_once":
             raise
         first = Visit.objects.filter(campaign=campaign, instance_id=instance_id).values_list("pk", flat=True).first()
         if first is None:
             raise
+    except BaseException:
+        delete_answer_photos(stored)
+        raise
     return _earlier_visit(campaign, actor, first)
 
 
@@ -559,7 +572,7 @@ def _earlier_visit(campaign, actor, pk):
 
 @transaction.atomic
 def _record_visit(campaign, *, actor, household, status, answers, location, visited_at, revisit_at, instance_id,
-                  source):
+                  source, stored):
     found, earlier, checked = _read_household(household, campaign, instance_id)
     if instance_id:
         if not checked:
@@ -579,6 +592,8 @@ def _record_visit(campaign, *, actor, household, status, answers, location, visi
         raise DomainError(_("Unknown result; one of: %(all)s.") % {"all": ", ".join(VisitStatus.values)},
                           field="status")
     definition = campaign.form_version.definition
+    if status == VisitStatus.VISITED and isinstance(answers, dict):
+        answers = store_answer_photos(campaign, definition, answers, stored)
     cleaned = forms.validate_answers(definition, answers or {}) if status == VisitStatus.VISITED else {}
     if status != VisitStatus.VISITED and answers:
         raise DomainError(_("Only a visit that found the household takes answers."), field="answers")

@@ -259,7 +259,7 @@ def form_view(definition, values=None, errors=None):
     return [_field_view(field, "", values or {}, errors or {}) for field in definition["fields"]]
 
 
-_POSTED = re.compile(r"^(?P<group>[A-Za-z_][A-Za-z0-9_]*)\[(?P<index>\d{1,3})\]\.[A-Za-z_][A-Za-z0-9_]*$")
+_POSTED = re.compile(r"^(?P<group>[A-Za-z_][A-Za-z0-9_]*)\[(?P<index>\d{1,3})\]\.(?P<name>[A-Za-z_][A-Za-z0-9_]*)$")
 
 
 def _posted_value(field, post, photos, path):
@@ -283,7 +283,8 @@ def _posted_level(fields, post, photos, prefix):
 
 def posted_answers(definition, post, photos=None):
     """The answers object of a posted visit form: fields named by their path (`fever`, `members[1].fever`); blank
-    ones left out (so the form's required rule speaks), member blocks in their order, renumbered from 0."""
+    ones left out (so the form's required rule speaks), member blocks in their order, renumbered from 0. `photos`:
+    the files posted, by path; a photo question's is its answer as it is (do_record_visit stores it)."""
     photos = photos or {}
     answers = {}
     for field in definition["fields"]:
@@ -292,8 +293,12 @@ def posted_answers(definition, post, photos=None):
             if value is not None:
                 answers[field["name"]] = value
             continue
+        # the blocks with a field posted, or a file for one of their photo questions (a file under any other name
+        # answers nothing)
+        photo_names = {child["name"] for child in field["children"] if child["type"] == "photo"}
         indexes = sorted({int(match["index"]) for key in [*post.keys(), *photos.keys()]
-                          if (match := _POSTED.match(key)) and match["group"] == field["name"]})
+                          if (match := _POSTED.match(key)) and match["group"] == field["name"]
+                          and (key in post or match["name"] in photo_names)})
         answers[field["name"]] = [_posted_level(field["children"], post, photos, f"{field['name']}[{index}].")
                                   for index in indexes]
     return answers
@@ -378,13 +383,11 @@ def visit_form(request, pk, household):
     if request.method == "POST":
         posted = request.POST
         status = posted.get("status", "")
-        values = posted_answers(definition, posted) if status == VisitStatus.VISITED else {}
-        stored = []
+        # The photos go to the service as they were uploaded, each in its question's place in the answers.
+        photos = {path: uploads[0] for path, uploads in request.FILES.lists() if uploads}
+        values = posted_answers(definition, posted, photos) if status == VisitStatus.VISITED else {}
         try:
             location = _location(posted.get("location"))
-            if status == VisitStatus.VISITED and request.FILES:
-                photos, stored = services.store_answer_photos(campaign, definition, request.FILES)
-                values = posted_answers(definition, posted, photos)
             with transaction.atomic():
                 services.do_record_visit(
                     campaign, actor=user, household=row["id"], status=status,
@@ -392,11 +395,7 @@ def visit_form(request, pk, household):
                     revisit_at=posted.get("revisit_at") if status == VisitStatus.REVISIT else None,
                     instance_id=posted.get("instance_id", ""))
         except DomainError as exc:
-            services.delete_answer_photos(stored)
             error = _visit_error(definition, exc)
-        except BaseException:
-            services.delete_answer_photos(stored)
-            raise
         else:
             label = STANDING_LABELS.get(status, status)
             messages.success(request, _("Household %(number)s: %(result)s.") % {"number": row["number"],

@@ -11,7 +11,6 @@ from django.http import Http404, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.urls import reverse
 from django.utils import translation
-from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
@@ -176,36 +175,24 @@ def submission(request, user):
     return _record(user, call_of(root), root, request.FILES)
 
 
-def _photo_uploads(definition, answers, files):
-    """The attached file each photo answer names (ODK sends the file name as the answer and the file as a part of
-    its own): {answer path: [upload]}, as services.store_answer_photos takes them."""
-    named = {}
-    for field in definition["fields"]:
-        if field["type"] == "photo" and answers.get(field["name"]):
-            named[field["name"]] = answers[field["name"]]
-        for index, row in enumerate(answers.get(field["name"]) or [] if field["type"] == "repeat" else []):
-            for child in field["children"]:
-                if child["type"] == "photo" and row.get(child["name"]):
-                    named[f"{field['name']}[{index}].{child['name']}"] = row[child["name"]]
-    uploads = MultiValueDict()
-    for path, file_name in named.items():
+def _attach_photos(definition, answers, files):
+    """The answers with each photo answer — the name of a file ODK sends as a part of its own — replaced by that
+    attached file, as services.do_record_visit takes a photo; a SubmissionError naming the question when it was not
+    attached."""
+    def attached(path, file_name):
         upload = files.get(file_name)
         if upload is None:
             raise SubmissionError(_("%(path)s: the photo %(file)s was not attached.") % {
                 "path": path, "file": file_name[:100]})
-        uploads.setlist(path, [upload])
-    return uploads
+        return upload
 
-
-def _with_stored_photos(answers, stored):
-    """The answers with each photo's file name replaced by where it is stored."""
-    for path, name in stored.items():
-        group, _bracket, rest = path.partition("[")
-        if rest:
-            index, child = rest.split("].", 1)
-            answers[group][int(index)][child] = name
-        else:
-            answers[path] = name
+    for field in definition["fields"]:
+        if field["type"] == "photo" and answers.get(field["name"]):
+            answers[field["name"]] = attached(field["name"], answers[field["name"]])
+        for index, row in enumerate(answers.get(field["name"]) or [] if field["type"] == "repeat" else []):
+            for child in field["children"]:
+                if child["type"] == "photo" and row.get(child["name"]):
+                    row[child["name"]] = attached(f"{field['name']}[{index}].{child['name']}", row[child["name"]])
     return answers
 
 
@@ -236,22 +223,15 @@ def _record(user, call, root, files):
     # The form's questions sit in a group shown only for a visited household; otherwise they carry nothing.
     definition = campaign.form_version.definition
     answers = answers_of(definition, root) if call["status"] == VisitStatus.VISITED else None
-    stored = []
+    if answers:
+        answers = _attach_photos(definition, answers, files)
     try:
-        if answers:
-            photos, stored = services.store_answer_photos(campaign, definition,
-                                                          _photo_uploads(definition, answers, files))
-            answers = _with_stored_photos(answers, photos)
         visit = services.do_record_visit(
             campaign, actor=user, household=int(call["household"]), status=call["status"], answers=answers,
             location=call["location"], visited_at=call["visited_at"], revisit_at=call["revisit_at"],
             instance_id=call["instance_id"], source=VisitSource.OPENROSA)
-    except BaseException as exc:
-        services.delete_answer_photos(stored)  # a refused visit keeps none of its photos
-        refusal = _refusal(exc)
-        if refusal is None:
-            raise
-        raise refusal from exc
+    except (DomainError, Http404) as exc:
+        raise _refusal(exc) from exc  # a refused visit has kept none of its photos
     household = visit.household
     return message_response(_("Received: household %(number)s, %(result)s.") % {
         "number": household.number if household else "", "result": visit.get_status_display()}, 201)
