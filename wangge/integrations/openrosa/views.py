@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from wangge.campaigns import services
 from wangge.campaigns.forms import AnswerErrors
-from wangge.campaigns.models import CampaignState, Visit, VisitSource, VisitStatus
+from wangge.campaigns.models import Visit, VisitSource, VisitStatus
 from wangge.core.errors import DomainError
 
 from . import auth, xforms
@@ -213,9 +213,6 @@ def _record(user, call, root, files):
         if campaign.earlier_worker != user.pk:
             raise SubmissionError(_("This campaign is not one you visit households in."), status=404)
         return message_response(_("Already received: this form was submitted before."), 202)
-    if campaign.state != CampaignState.RUNNING:
-        raise SubmissionError(_("The campaign %(name)s is %(state)s: it takes no more visits.") % {
-            "name": campaign.name, "state": campaign.get_state_display()}, status=403)
     if call["version"] != xforms.form_version_string(campaign):
         raise SubmissionError(_("This copy of the form is outdated: get the blank form again and fill it in anew."))
     if not call["household"].isdigit():

@@ -437,6 +437,21 @@ def test_a_closed_campaign_takes_no_new_visits_but_acknowledges_old_ones(client,
     assert Visit.objects.count() == 1
 
 
+def test_a_closed_campaign_is_refused_by_the_visit_services_rule(client, running):
+    """The campaign's state is the visit service's rule: OpenRosa answers with its message, as an OpenRosaResponse."""
+    from wangge.core.errors import DomainError
+
+    campaign = services.do_close_campaign(running["campaign"], actor=running["staff"])
+    with pytest.raises(DomainError) as refused:
+        services.do_record_visit(campaign, actor=running["worker"], household=running["households"][1],
+                                 status="absent")
+    for status, members in (("visited", [member()]), ("absent", [])):
+        late = submit(client, instance(campaign, running["households"][0], status=status, members=members))
+        assert late.status_code == 403 and late["X-OpenRosa-Version"] == "1.0"
+        assert message(late) == refused.value.message
+    assert not Visit.objects.exists()
+
+
 def test_outdated_and_unknown_forms(client, running):
     campaign, household = running["campaign"], running["households"][0]
     outdated = submit(client, instance(campaign, household, members=[member()], version="7"))
@@ -544,6 +559,9 @@ def test_photo_answers_are_stored_from_their_attached_parts(client, running, set
     not_an_image = send(second, {"1700000001.png": png("1700000001.png"),
                                  "1700000002.png": SimpleUploadedFile("1700000002.png", b"GIF89a not really")})
     assert not_an_image.status_code == 400 and "rooms[0].view" in message(not_an_image)
+    services.do_close_campaign(campaign, actor=running["staff"])
+    closed = send(second, {"1700000001.png": png("1700000001.png"), "1700000002.png": png("1700000002.png")})
+    assert closed.status_code == 403 and "closed" in message(closed)
     assert Visit.objects.filter(campaign=campaign).count() == 1 and set(tmp_path.rglob("*")) == stored
 
 
