@@ -51,15 +51,29 @@ def household_count(areas):
 def worker_areas(campaign, user):
     """The area codes (prefixes: grids, or wider for staff) whose target households `user` is to visit in
     `campaign`; empty when none (no VISIT_HOUSEHOLD anywhere, or nothing of the targets in reach)."""
+    return worker_areas_of([campaign], user)[campaign.pk]
+
+
+def worker_areas_of(campaigns, user):
+    """worker_areas of several campaigns at once, {campaign id: area codes}: one query for the user's assignments
+    in all of them, however many there are (the OpenRosa form list)."""
     scope = scope_codes(user, VISIT_HOUSEHOLD)
     if not scope:
-        return []
-    targets = list(campaign.target_codes)
-    assigned = sorted(set(CampaignWorker.objects.filter(campaign=campaign, user=user)
-                          .values_list("grid_code", flat=True)))
-    if assigned:
-        return _overlap([code for code in assigned if code_in_scope(code, scope)], targets)
-    return targets if scope is EVERYWHERE else _overlap(list(scope), targets)
+        return {campaign.pk: [] for campaign in campaigns}
+    assigned = {}
+    for campaign_id, grid_code in (CampaignWorker.objects.filter(campaign__in=[campaign.pk for campaign in campaigns],
+                                                                 user=user)
+                                   .values_list("campaign_id", "grid_code")):
+        assigned.setdefault(campaign_id, set()).add(grid_code)
+    areas = {}
+    for campaign in campaigns:
+        targets = list(campaign.target_codes)
+        grids = sorted(assigned.get(campaign.pk, ()))
+        if grids:
+            areas[campaign.pk] = _overlap([code for code in grids if code_in_scope(code, scope)], targets)
+        else:
+            areas[campaign.pk] = targets if scope is EVERYWHERE else _overlap(list(scope), targets)
+    return areas
 
 
 def worker_households(campaign, user, grid_code=None):

@@ -64,9 +64,11 @@ def _running_campaigns(user):
 
 def worker_campaigns(user):
     """The running campaigns `user` has households to visit in (their formList)."""
-    from wangge.campaigns.worklists import worker_areas
+    from wangge.campaigns.worklists import worker_areas_of
 
-    return [campaign for campaign in _running_campaigns(user) if worker_areas(campaign, user)]
+    campaigns = list(_running_campaigns(user))
+    areas = worker_areas_of(campaigns, user)
+    return [campaign for campaign in campaigns if areas[campaign.pk]]
 
 
 def worker_campaign(user, pk):

@@ -295,6 +295,30 @@ def test_the_form_list_holds_the_workers_running_campaigns(client, world):
     assert _form_list(client) == {}
 
 
+def test_the_form_list_reads_as_many_statements_for_many_campaigns_as_for_one(client, running):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def statements():
+        _form_list(client)  # each campaign's XForm is built once per process: not what is counted here
+        with CaptureQueriesContext(connection) as queries:
+            entries = _form_list(client)
+        return len(entries), len(queries)
+
+    forms, one = statements()
+    assert forms == 1
+    for number in range(3):
+        campaign = services.do_start_campaign(services.do_create_campaign(
+            actor=running["staff"], name=f"摸排 {number}", purpose="测试", legal_basis="测试",
+            area_code=COMMUNITY_A[:9], target_codes=[COMMUNITY_A], starts_on=date.today(), ends_on=date.today()),
+            actor=running["staff"])
+        if number == 0:  # one the worker is assigned to by grid, the others through their scope
+            services.do_assign_worker(campaign, actor=running["staff"], grid_code=running["grid"],
+                                      user=running["worker"])
+    forms, many = statements()
+    assert forms == 4 and many == one
+
+
 def test_the_xform_has_the_household_picker_and_the_purpose(client, running):
     campaign = running["campaign"]
     root = ElementTree.fromstring(client.get(f"/openrosa/forms/{campaign.pk}/form.xml", **basic()).content)
