@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from wangge.accounts.roles import VIEW_AGGREGATES, VIEW_PERSON, VIEW_PLACE
 from wangge.core.errors import DomainError
-from wangge.core.scope import EVERYWHERE, code_in_scope, scope_codes
+from wangge.core.scope import EVERYWHERE, any_scope_codes, code_in_scope, scope_codes
 from wangge.geo import codes as area_codes
 from wangge.geo.models import Area
 
@@ -54,15 +54,17 @@ def _access(user, code, action):
     return None
 
 
+def _report_codes(user):
+    """Where `user` may read the report: the places, the persons, or the counts only (VIEW_AGGREGATES)."""
+    return any_scope_codes(user, VIEW_PLACE, VIEW_PERSON, VIEW_AGGREGATES)
+
+
 def default_area(user):
     """The area a user's report opens on: the district for district-wide users, else their first assigned area."""
-    found = set()
-    for action in (VIEW_PLACE, VIEW_PERSON, VIEW_AGGREGATES):
-        codes = scope_codes(user, action)
-        if codes is EVERYWHERE:
-            return Area.objects.current().filter(level=area_codes.DISTRICT).values_list("code", flat=True).first()
-        found.update(codes)
-    return min(found, key=lambda c: (len(c), c)) if found else None
+    codes = _report_codes(user)
+    if codes is EVERYWHERE:
+        return Area.objects.current().filter(level=area_codes.DISTRICT).values_list("code", flat=True).first()
+    return min(codes, key=lambda c: (len(c), c)) if codes else None
 
 
 def resolve_area(user, code):
@@ -72,7 +74,7 @@ def resolve_area(user, code):
         raise Http404
     if not (code.isdigit() and len(code) in (6, 9, 12, 15)):
         raise DomainError(_("An area code has 6, 9, 12 or 15 digits."), field="area")
-    if _access(user, code, VIEW_PLACE) is None and _access(user, code, VIEW_PERSON) is None:
+    if not code_in_scope(code, _report_codes(user)):
         raise Http404
     area = Area.objects.current().filter(code=code).values("code", "name", "level").first()
     if area is None:
@@ -90,10 +92,8 @@ def _unplaced(model, user, area_code, action):
     """Rows with no grid code at all belong to no area: district-wide users see them in the district's report."""
     if len(area_code) != 6:
         return model.objects.none()
-    codes = scope_codes(user, action)
-    aggregate = scope_codes(user, VIEW_AGGREGATES)
-    wide = any(c is EVERYWHERE or any(len(x) <= 6 and area_code.startswith(x) for x in c)
-               for c in (codes, aggregate) if c)
+    codes = any_scope_codes(user, action, VIEW_AGGREGATES)
+    wide = codes is EVERYWHERE or any(len(code) <= 6 and area_code.startswith(code) for code in codes)
     return model.objects.filter(grid_code="") if wide else model.objects.none()
 
 

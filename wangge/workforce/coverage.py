@@ -14,21 +14,17 @@ from django.utils.translation import gettext as _
 
 from wangge.accounts.roles import VIEW_AGGREGATES, VIEW_WORKFORCE
 from wangge.core.errors import DomainError
-from wangge.core.scope import EVERYWHERE, code_in_scope, scope_codes
+from wangge.core.scope import EVERYWHERE, any_scope_codes, code_in_scope, scope_codes
 from wangge.geo import codes as area_codes
 from wangge.geo.models import Area
 
 from .models import WORKER_KINDS, GridPost, PostKind
 
 
-def _default_area(user):
-    found = set()
-    for action in (VIEW_WORKFORCE, VIEW_AGGREGATES):
-        codes = scope_codes(user, action)
-        if codes is EVERYWHERE:
-            return Area.objects.current().filter(level=area_codes.DISTRICT).values_list("code", flat=True).first()
-        found.update(codes)
-    return min(found, key=lambda c: (len(c), c)) if found else None
+def _default_area(codes):
+    if codes is EVERYWHERE:
+        return Area.objects.current().filter(level=area_codes.DISTRICT).values_list("code", flat=True).first()
+    return min(codes, key=lambda c: (len(c), c)) if codes else None
 
 
 def _area(code, field, levels=(6, 9, 12, 15)):
@@ -43,11 +39,11 @@ def _area(code, field, levels=(6, 9, 12, 15)):
 
 def report(user, area_code=None, day=None):
     """{area, date, totals, communities: [...], gaps: [...]} for the current grids under `area_code`."""
-    code = (area_code or "").strip() or _default_area(user)
+    codes = any_scope_codes(user, VIEW_WORKFORCE, VIEW_AGGREGATES)  # the people, or the counts only
+    code = (area_code or "").strip() or _default_area(codes)
     if not code:
         raise Http404
-    if not (code_in_scope(code, scope_codes(user, VIEW_WORKFORCE))
-            or code_in_scope(code, scope_codes(user, VIEW_AGGREGATES))):
+    if not code_in_scope(code, codes):
         if code.isdigit() and len(code) in (6, 9, 12, 15):
             raise Http404
     area = _area(code, "area")

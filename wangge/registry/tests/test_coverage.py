@@ -7,6 +7,7 @@ from django.test import Client
 from wangge.core.testing import (
     COMMUNITY_A,
     COMMUNITY_B,
+    OTHER_SUBDISTRICT_COMMUNITY,
     assert_cross_scope_denied,
     assert_matches_schema,
     make_superuser,
@@ -162,6 +163,33 @@ def test_a_leader_gets_counts_and_no_records(scene):
     assert client.get(RECORDS, {"area": COMMUNITY_A, "line": "households_without_members"}).status_code == 404
     page = client.get("/registry/coverage/", {"area": COMMUNITY_A})
     assert page.status_code == 200 and b"line=" not in page.content
+
+
+def test_records_in_one_scope_and_counts_in_another(scene):
+    """A user who keeps the registry of one community and leads another: the report opens on the first of the two,
+    shows records in the one and counts only in the other, and nothing outside both."""
+    from wangge.accounts.models import AreaAssignment, Role
+
+    client = Client()
+    user = make_user("community_staff", COMMUNITY_B)
+    AreaAssignment.objects.create(user=user, area_code=COMMUNITY_A, role=Role.objects.get(slug="leader"))
+    client.force_login(user)
+    assert client.get(URL).json()["area"]["code"] == min(COMMUNITY_A, COMMUNITY_B)
+    own = client.get(URL, {"area": COMMUNITY_B}).json()
+    assert all(item["records"] for item in own["totals"])
+    led = client.get(URL, {"area": COMMUNITY_A}).json()
+    assert _totals(led)["households_without_members"] == 1 and not any(item["records"] for item in led["totals"])
+    for area in ("370103", COMMUNITY_A[:9], OTHER_SUBDISTRICT_COMMUNITY):
+        assert_cross_scope_denied(client, user, f"{URL}?area={area}")
+
+
+def test_a_district_leader_counts_what_has_no_grid(scene):
+    """Rows with no grid code belong to the district: its leader (counts only) sees them counted there."""
+    client = Client()
+    client.force_login(make_user("leader", "370103"))
+    body = client.get(URL).json()
+    assert body["area"]["code"] == "370103"
+    assert _totals(body)["buildings_outside_district"] == 1 and not any(item["records"] for item in body["totals"])
 
 
 def test_nobody_outside_and_anonymous(scene):

@@ -266,6 +266,22 @@ def test_coverage_lists_gaps_and_counts(client, staff, district):
     assert client.get(f"{API}/coverage/", {"area": COMMUNITY_A, "date": "soon"}).status_code == 400
 
 
+def test_coverage_is_open_where_either_scope_reaches(client, district):
+    """The report reads the team where the user may see it (VIEW_WORKFORCE) or its counts (VIEW_AGGREGATES): a grid
+    worker of one community who leads another reaches both, and opens on the wider of the two."""
+    from wangge.accounts.models import AreaAssignment, Role
+
+    grid = grids_of(district)[0]
+    user = make_user("grid_worker", grid)
+    AreaAssignment.objects.create(user=user, area_code=COMMUNITY_B, role=Role.objects.get(slug="leader"))
+    client.force_login(user)
+    assert client.get(f"{API}/coverage/").json()["area"]["code"] == COMMUNITY_B
+    for area in (grid, COMMUNITY_B):
+        assert client.get(f"{API}/coverage/", {"area": area}).status_code == 200, area
+    for area in (COMMUNITY_A, OTHER_SUBDISTRICT_COMMUNITY, COMMUNITY_A[:9]):  # neither reaches these
+        assert_cross_scope_denied(client, user, f"{API}/coverage/?area={area}")
+
+
 def test_roster_names_holders_and_masks_phones(client, staff, district):
     grid = grids_of(district)[0]
     person = registry.do_create_person(actor=staff, name="王五", phone="13800138000", grid_code=grid)
