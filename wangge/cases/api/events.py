@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework_gis.fields import GeometryField
 
 from wangge.accounts.roles import VIEW_EVENT, VIEW_PERSON, VIEW_PLACE
-from wangge.core.api import ChangeContextMixin
+from wangge.core.api import ChangeContextMixin, InputSerializer
 from wangge.core.errors import DomainError
 
 from .. import services, workflow
@@ -234,7 +234,7 @@ def attachment_row(attachment):
             "uploaded_at": _moment(attachment.uploaded_at), "timeline": attachment.timeline_id}
 
 
-class EventReportSerializer(serializers.Serializer):
+class EventReportSerializer(InputSerializer):
     photos = serializers.ListField(child=serializers.FileField(), required=False, default=list,
                                    help_text=_("multipart only: up to 9 JPEG/PNG/WebP images, 10 MB each."))
     related_persons = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
@@ -249,7 +249,7 @@ class EventReportSerializer(serializers.Serializer):
     emergency = serializers.BooleanField(required=False, default=False)
 
 
-class EventActSerializer(serializers.Serializer):
+class EventActSerializer(InputSerializer):
     action = serializers.ChoiceField(choices=list(workflow.ACTIONS))
     version = serializers.IntegerField(help_text=_("The version you loaded; a stale one answers 409."))
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
