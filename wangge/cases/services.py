@@ -217,7 +217,7 @@ def do_report_event(*, actor, location, description, category, address="", sourc
     from django.utils import timezone
 
     from wangge.accounts.roles import REPORT_EVENT, VIEW_PERSON, VIEW_PLACE
-    from wangge.core.scope import ensure_code_in_scope
+    from wangge.geo.locator import active_grids, locate_grid
     from wangge.registry.models import Building, Organization, Person
     from wangge.registry.placement import grid_code_at
 
@@ -229,10 +229,8 @@ def do_report_event(*, actor, location, description, category, address="", sourc
     point = _timeline_point(location)
     if point is None:
         raise DomainError(_("Give the event's location."), field="location")
-    grid_code = grid_code_at(point)
-    if not grid_code:
-        raise DomainError(_("This location lies outside every grid of the district."), field="location")
-    ensure_code_in_scope(actor, REPORT_EVENT, grid_code)
+    located = locate_grid(point)
+    grid_code = _grid_to_report_in(actor, located.code)
     category = _category(category)
     if source not in EventSource.values:
         raise DomainError(_("Unknown source."), field="source")
@@ -256,16 +254,28 @@ def do_report_event(*, actor, location, description, category, address="", sourc
     # A plain report is one statement (the event, its first timeline row and the triggers' writes), atomic by
     # itself: it runs without a transaction block, which saves the round trips of BEGIN and COMMIT.
     plain = not (checked or persons or buildings or organizations or emergency)
-    with nullcontext() if plain else transaction.atomic():
+
+    def new_event(grid_code, case_number):
         event = Event(
-            case_number=case_number, district_code=district, grid_code=grid_code,
+            case_number=case_number, district_code=grid_code[:6], grid_code=grid_code,
             source=source, reporter=actor, location=point, address=address, description=description.strip(),
             category=category, urgency=urgency, emergency=emergency, state=EventState.REPORTED,
             holder_code=holding_level(category, urgency, grid_code),
             routed_department=routing.route(category, grid_code, emergency=emergency))
-        entry = EventTimeline(event=event, actor=actor, action="report", from_state="", to_state=EventState.REPORTED,
-                              note="", location=point)
-        _insert_with_first_entry(event, entry)
+        return event, EventTimeline(event=event, actor=actor, action="report", from_state="",
+                                    to_state=EventState.REPORTED, note="", location=point)
+
+    with nullcontext() if plain else transaction.atomic():
+        event, entry = new_event(grid_code, case_number)
+        if not _insert_with_first_entry(event, entry, located.generation_id):
+            # This process held the grids of a generation that another one has just retired (geo.locator): the
+            # report is placed again by PostGIS, checked again, and written with the grid found there.
+            active_grids.clear_here()
+            grid_code = _grid_to_report_in(actor, grid_code_at(point))
+            if grid_code[:6] != district:
+                case_number = next_case_number(grid_code[:6], timezone.localdate())
+            event, entry = new_event(grid_code, case_number)
+            _insert_with_first_entry(event, entry)
         photos = attachments.store_photos(event, checked, actor=actor, timeline=entry)
         if persons:
             event.related_persons.set(persons)
@@ -284,21 +294,39 @@ def do_report_event(*, actor, location, description, category, address="", sourc
         return event
 
 
-def _insert_with_first_entry(event, entry):
+def _grid_to_report_in(actor, grid_code):
+    from wangge.accounts.roles import REPORT_EVENT
+    from wangge.core.scope import ensure_code_in_scope
+
+    if not grid_code:
+        raise DomainError(_("This location lies outside every grid of the district."), field="location")
+    ensure_code_in_scope(actor, REPORT_EVENT, grid_code)
+    return grid_code
+
+
+def _insert_with_first_entry(event, entry, generation_id=None):
     """Writes a new event and its first timeline row in one statement. Reporting is the hot path (≥ 200 events/s)
     and the ORM's create() compiles each INSERT anew — most of a millisecond a report, twice. The statement is
     built from the models' concrete fields, so a field added later is written too; should anyone connect save
-    signals to these models, the ORM writes them instead, so the receivers run."""
+    signals to these models, the ORM writes them instead, so the receivers run.
+
+    With `generation_id` (the generation the grid code was found in, in memory) the statement writes nothing unless
+    that generation is still the active one; the answer says whether it wrote."""
     from django.db.models.signals import post_save, pre_save
+
+    from wangge.geo.models import Generation
 
     from .models import Event, EventTimeline
 
     if any(signal.has_listeners(model) for signal in (pre_save, post_save) for model in (Event, EventTimeline)):
         with transaction.atomic():  # two statements: a plain report's caller holds no transaction
+            if generation_id is not None and not Generation.objects.filter(
+                    pk=generation_id, state=Generation.State.ACTIVE).exists():
+                return False
             event.save(force_insert=True)
             entry.event = event
             entry.save(force_insert=True)
-        return
+        return True
     connection = connections["default"]
     ops = connection.ops
 
@@ -313,16 +341,26 @@ def _insert_with_first_entry(event, entry):
                     if not field.primary_key and field.name != "event"]
     event_columns, event_placeholders, event_values = columns_and_values(event, event_fields)
     entry_columns, entry_placeholders, entry_values = columns_and_values(entry, entry_fields)
+    condition, condition_values = "", []
+    if generation_id is not None:
+        condition = (f" WHERE EXISTS (SELECT 1 FROM {ops.quote_name(Generation._meta.db_table)} "
+                     f"WHERE id = %s AND state = %s)")
+        condition_values = [generation_id, Generation.State.ACTIVE.value]
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH e AS (INSERT INTO {ops.quote_name(Event._meta.db_table)} ({event_columns}) "
-            f"VALUES ({event_placeholders}) RETURNING id) "
+            f"SELECT {event_placeholders}{condition} RETURNING id) "
             f"INSERT INTO {ops.quote_name(EventTimeline._meta.db_table)} (event_id, {entry_columns}) "
-            f"SELECT e.id, {entry_placeholders} FROM e RETURNING event_id, id", [*event_values, *entry_values])
-        event.pk, entry.pk = cursor.fetchone()
+            f"SELECT e.id, {entry_placeholders} FROM e RETURNING event_id, id",
+            [*event_values, *condition_values, *entry_values])
+        written = cursor.fetchone()
+    if written is None:
+        return False
+    event.pk, entry.pk = written
     entry.event = event
     for row in (event, entry):
         row._state.adding, row._state.db = False, "default"
+    return True
 
 
 def _known(manager, rows):
