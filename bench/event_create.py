@@ -14,12 +14,13 @@ sustained), beside the bare INSERTs of the same rows (the floor).
 - Floor: as many events as ours made in the measured time, INSERTed through psycopg from 8 threads with their own
   connections, one transaction per event (the event row, as the API wrote it but with the grid known beforehand,
   and its timeline row), the change-log triggers firing as for ours. No HTTP, no Django, no lookup.
-- Runs in the dev database with the demo district (`manage.py load_demo`); every event it made (ours and the
-  floor's), the rows that point to them, their change-log rows and contexts are deleted at the end, and the day's
-  case-number counter is put back when no other event took a number meanwhile.
+- Runs in the dev database with the demo district and its year of cases (`manage.py load_demo`); every event it
+  made (ours and the floor's), the rows that point to them, their change-log rows and contexts are deleted at the
+  end, the day's case-number counter is put back when no other event took a number meanwhile, and the tables are
+  vacuumed.
 
     .venv/bin/python bench/event_create.py [--duration 25] [--warmup 5] [--keep] [--keep-alive]
-                                           [--workers 2] [--threads 4]
+                                           [--workers 4] [--threads 2] [--worker-class gthread]
 """
 
 import argparse
@@ -48,8 +49,10 @@ from django.utils.crypto import get_random_string  # noqa: E402
 from server import Gunicorn, cookie_header, drive, drive_floor, login_session, percentile  # noqa: E402
 
 from wangge.accounts.models import AreaAssignment, User  # noqa: E402
+from wangge.cases import demo_events  # noqa: E402
 from wangge.cases.models import CaseSequence, Category, Event, EventTimeline  # noqa: E402
 from wangge.geo.models import Generation  # noqa: E402
+from wangge.kpi.rollups import ROLLUP  # noqa: E402
 
 CLIENTS = 8
 WORKERS, THREADS = 2 * os.cpu_count(), 2  # scripts/serve.sh's defaults
@@ -254,6 +257,10 @@ def delete_bench_events(sequence_before, day, district):
         else:
             cursor.execute(f"DELETE FROM {CaseSequence._meta.db_table} WHERE district_code = %s AND day = %s",
                            [district, day])
+    # The next run reports at the same points: the index entries of the rows just deleted would slow its
+    # neighbour searches (KPI repeats) until autovacuum came by.
+    with psycopg.connect(**dsn(), autocommit=True) as conn:
+        conn.execute(f"VACUUM (ANALYZE) {table}, {EventTimeline._meta.db_table}, {table}event, {ROLLUP}")
     return count
 
 
@@ -266,6 +273,7 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the events made (for inspection)")
     parser.add_argument("--workers", type=int, default=WORKERS, help="gunicorn workers (scripts/serve.sh's default)")
     parser.add_argument("--threads", type=int, default=THREADS, help="threads per gunicorn worker")
+    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (gthread as serve.sh; sync)")
     parser.add_argument("--keep-alive", action="store_true", help=(
         "one kept-alive connection per client for the whole run (gunicorn then binds each client to one worker)"))
     args = parser.parse_args()
@@ -273,6 +281,10 @@ def main():
     generation = Generation.objects.filter(state=Generation.State.ACTIVE).first()
     if generation is None:
         sys.exit("No active generation: run `manage.py load_demo` first.")
+    if not demo_events.already_loaded():
+        # On a near-empty events table the planner reads it sequentially, and each report then costs more as the
+        # run adds rows: the figure would be neither a city's nor steady.
+        sys.exit("The demo's year of cases is not loaded: run `manage.py load_demo` (or load_demo_events) first.")
     if Event.objects.filter(address=MARK).exists():
         sys.exit(f"Events marked {MARK!r} are left from an earlier run; delete them first (or run without --keep).")
     user = reporter()
@@ -287,7 +299,8 @@ def main():
     session = login_session(user)
     run_id = f"{int(time.time())}"
     try:
-        with Gunicorn(workers=args.workers, threads=args.threads, env={"PGAPPNAME": APP_NAME}) as server:
+        with Gunicorn(workers=args.workers, threads=args.threads, worker_class=args.worker_class,
+                      env={"PGAPPNAME": APP_NAME}) as server:
             requests = report_requests(session, points, categories)
             drive(server, CLIENTS, requests, args.warmup, 0, keep_alive=args.keep_alive)
             before = CpuSample(server.process.pid)
@@ -305,8 +318,8 @@ def main():
     floor_rate = count / floor_s
     floor_ms = [x * 1000 for x in floor_latencies]
     connections = "keep-alive" if args.keep_alive else "a fresh connection per report"
-    print(f"event_create: {CLIENTS} concurrent clients, gunicorn {args.workers} gthread workers × {args.threads} "
-          f"threads ({connections}), {args.warmup:.0f} s warm-up + {args.duration:.0f} s measured; "
+    print(f"event_create: {CLIENTS} concurrent clients, gunicorn {server.describe()} ({connections}), "
+          f"{args.warmup:.0f} s warm-up + {args.duration:.0f} s measured; "
           f"{len(points)} points in {len(points) // POINTS_PER_GRID} grids, {len(categories)} subclasses, "
           f"as {user.username!r}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"  {'':58} {'events/s':>9} {'median':>8} {'p99':>8}  (ms)")

@@ -55,7 +55,7 @@ class Gunicorn:
     def command(self):
         command = [str(GUNICORN), "wangge.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
                    "--workers", str(self.workers), "--worker-class", self.worker_class,
-                   "--no-control-socket", "--log-level", "warning"]
+                   "--no-control-socket", "--log-level", "warning", "--access-logfile", "-"]  # as serve.sh
         if self.worker_class == "gthread":
             command += ["--threads", str(self.threads)]
         if self.timeout:
