@@ -8,7 +8,8 @@ import pytest
 from django.db import connection
 
 from wangge.cases.models import Category, Event, EventTimeline
-from wangge.cases.services import VersionConflict, do_act, do_report_event
+from wangge.cases.services import VersionConflict, do_act, do_report_event, next_case_number
+from wangge.cases.tests.test_event_api import png
 from wangge.core.testing import COMMUNITY_A, load_test_district, make_user
 from wangge.geo.models import Area
 from wangge.workforce.models import Department, DepartmentMembership
@@ -72,14 +73,16 @@ def test_a_report_does_not_wait_for_another_reports_commit(monkeypatch):
 
     monkeypatch.setattr(attachments, "store_photos", slow_store)
 
-    def report(name, worker, grid):
+    def report(name, worker, grid, photos=()):
         try:
             numbers[name] = do_report_event(actor=worker, location=grid.geom.point_on_surface, description="占道",
-                                            category=category).case_number
+                                            category=category, photos=photos).case_number
         finally:
             connection.close()
 
-    first = threading.Thread(target=report, args=("first", first_worker, grids[0]))
+    # With a photo, the first report is written in a transaction that stays open while the photo is stored (a plain
+    # report is one statement, committed at once).
+    first = threading.Thread(target=report, args=("first", first_worker, grids[0], [png()]))
     first.start()
     assert first_inside.wait(timeout=20)
     second = threading.Thread(target=report, args=("second", second_worker, grids[1]))
@@ -92,3 +95,23 @@ def test_a_report_does_not_wait_for_another_reports_commit(monkeypatch):
     assert finished_while_first_open, "the second report waited for the first one's commit"
     assert numbers["first"] != numbers["second"]
     assert Event.objects.filter(case_number__in=numbers.values()).count() == 2
+
+
+@pytest.mark.transactional
+@pytest.mark.django_db(transaction=True)
+def test_a_case_number_relaxes_only_its_own_commit():
+    """The day's counter is committed without waiting for the disk only when it is taken in a transaction of its
+    own: the session's next statements, and a caller's transaction that will hold the event, commit synchronously."""
+    from django.db import transaction
+
+    def synchronous_commit():
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return cursor.fetchone()[0]
+
+    first = next_case_number("370103", date(2026, 11, 29))
+    assert synchronous_commit() == "on"
+    with transaction.atomic():
+        second = next_case_number("370103", date(2026, 11, 29))
+        assert synchronous_commit() == "on"
+    assert first.endswith("-00001") and second.endswith("-00002")
