@@ -253,14 +253,15 @@ def do_report_event(*, actor, location, description, category, address="", sourc
     organizations = _related(Organization, related_organizations, actor, VIEW_PLACE, "related_organizations")
     checked = attachments.check_photos(photos)
 
-    district = grid_code[:6]
-    # The day's counter row is locked until the transaction that bumps it commits, so the number is taken in a
-    # transaction of its own (unless the caller holds one already): reports would otherwise queue behind each
-    # other's commits. A report that then fails leaves a gap in the day's numbers, as a database sequence would.
-    case_number = next_case_number(district, timezone.localdate())
-    # A plain report is one statement (the event, its first timeline row and the triggers' writes), atomic by
-    # itself: it runs without a transaction block, which saves the round trips of BEGIN and COMMIT.
+    # A plain report is one statement — its case number, the event, its first timeline row and the triggers'
+    # writes — atomic by itself, run without a transaction block (no BEGIN and COMMIT round trips). The day's
+    # counter row is locked from the numbering to the commit, which is this one statement's. Any other report is
+    # written in a transaction that may last (photos stored, notifications sent): its number is taken before, in a
+    # transaction of its own, or reports would queue behind its commit. A report that fails after numbering leaves
+    # a gap in the day's numbers, as a database sequence would.
     plain = not (checked or persons or buildings or organizations or emergency)
+    day = timezone.localdate()
+    case_number = None if plain else next_case_number(grid_code[:6], day)
 
     def new_event(grid_code, case_number):
         event = Event(
@@ -274,15 +275,16 @@ def do_report_event(*, actor, location, description, category, address="", sourc
 
     with nullcontext() if plain else transaction.atomic():
         event, entry = new_event(grid_code, case_number)
-        if not _insert_with_first_entry(event, entry, located.generation_id):
+        if not _insert_with_first_entry(event, entry, located.generation_id, numbered_on=day):
             # This process held the grids of a generation that another one has just retired (geo.locator): the
             # report is placed again by PostGIS, checked again, and written with the grid found there.
             active_grids.clear_here()
+            district = grid_code[:6]
             grid_code = _grid_to_report_in(actor, grid_code_at(point))
-            if grid_code[:6] != district:
-                case_number = next_case_number(grid_code[:6], timezone.localdate())
+            if case_number is not None and grid_code[:6] != district:
+                case_number = next_case_number(grid_code[:6], day)
             event, entry = new_event(grid_code, case_number)
-            _insert_with_first_entry(event, entry)
+            _insert_with_first_entry(event, entry, numbered_on=day)
         photos = attachments.store_photos(event, checked, actor=actor, timeline=entry)
         if persons:
             event.related_persons.set(persons)
@@ -311,36 +313,54 @@ def _grid_to_report_in(actor, grid_code):
     return grid_code
 
 
-def _insert_with_first_entry(event, entry, generation_id=None):
+def _insert_with_first_entry(event, entry, generation_id=None, numbered_on=None):
     """Writes a new event and its first timeline row in one statement. Reporting is the hot path (≥ 200 events/s)
     and the ORM's create() compiles each INSERT anew — most of a millisecond a report, twice. The statement is
     built from the models' concrete fields, so a field added later is written too; should anyone connect save
     signals to these models, the ORM writes them instead, so the receivers run.
 
-    With `generation_id` (the generation the grid code was found in, in memory) the statement writes nothing unless
-    that generation is still the active one; the answer says whether it wrote."""
+    An event without a case number is numbered by the same statement, on the day `numbered_on`. With
+    `generation_id` (the generation the grid code was found in, in memory) the statement writes nothing unless that
+    generation is still the active one; the answer says whether it wrote."""
     from django.db.models.signals import post_save, pre_save
 
     from wangge.geo.models import Generation
 
-    from .models import Event, EventTimeline
+    from .models import CaseSequence, Event, EventTimeline
 
     if any(signal.has_listeners(model) for signal in (pre_save, post_save) for model in (Event, EventTimeline)):
         with transaction.atomic():  # two statements: a plain report's caller holds no transaction
             if generation_id is not None and not Generation.objects.filter(
                     pk=generation_id, state=Generation.State.ACTIVE).exists():
                 return False
+            if event.case_number is None:
+                event.case_number = next_case_number(event.district_code, numbered_on)
             event.save(force_insert=True)
             entry.event = event
             entry.save(force_insert=True)
         return True
     connection = connections["default"]
     ops = connection.ops
+    numbering, numbering_values = "", []
 
     def columns_and_values(row, fields):
-        values = [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
-        placeholders = [field.get_placeholder(value, None, connection) if hasattr(field, "get_placeholder")
-                        else "%s" for field, value in zip(fields, values, strict=True)]
+        nonlocal numbering, numbering_values
+        values, placeholders = [], []
+        for field in fields:
+            if field.name == "case_number" and row.case_number is None:
+                # The day's counter, bumped by this statement (CTE n); the number formatted as next_case_number's.
+                sequences = ops.quote_name(CaseSequence._meta.db_table)
+                numbering = (f"n AS (INSERT INTO {sequences} (district_code, day, last) VALUES (%s, %s, 1) "
+                             f"ON CONFLICT (district_code, day) DO UPDATE SET last = EXCLUDED.last + {sequences}.last "
+                             "RETURNING last), ")
+                numbering_values = [row.district_code, numbered_on]
+                placeholders.append("(SELECT %s || lpad(last::text, greatest(5, length(last::text)), '0') FROM n)")
+                values.append(f"{row.district_code}-{numbered_on:%Y%m%d}-")
+                continue
+            value = field.get_db_prep_save(field.pre_save(row, True), connection)
+            values.append(value)
+            placeholders.append(field.get_placeholder(value, None, connection) if hasattr(field, "get_placeholder")
+                                else "%s")
         return ", ".join(ops.quote_name(field.column) for field in fields), ", ".join(placeholders), values
 
     event_fields = [field for field in Event._meta.concrete_fields if not field.primary_key]
@@ -355,15 +375,15 @@ def _insert_with_first_entry(event, entry, generation_id=None):
         condition_values = [generation_id, Generation.State.ACTIVE.value]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH e AS (INSERT INTO {ops.quote_name(Event._meta.db_table)} ({event_columns}) "
-            f"SELECT {event_placeholders}{condition} RETURNING id) "
+            f"WITH {numbering}e AS (INSERT INTO {ops.quote_name(Event._meta.db_table)} ({event_columns}) "
+            f"SELECT {event_placeholders}{condition} RETURNING id, case_number) "
             f"INSERT INTO {ops.quote_name(EventTimeline._meta.db_table)} (event_id, {entry_columns}) "
-            f"SELECT e.id, {entry_placeholders} FROM e RETURNING event_id, id",
-            [*event_values, *condition_values, *entry_values])
+            f"SELECT e.id, {entry_placeholders} FROM e RETURNING event_id, id, (SELECT case_number FROM e)",
+            [*numbering_values, *event_values, *condition_values, *entry_values])
         written = cursor.fetchone()
     if written is None:
         return False
-    event.pk, entry.pk = written
+    event.pk, entry.pk, event.case_number = written
     entry.event = event
     for row in (event, entry):
         row._state.adding, row._state.db = False, "default"

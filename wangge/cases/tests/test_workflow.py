@@ -87,6 +87,23 @@ def test_report_numbers_and_places(cast):
     assert [row.action for row in first.timeline.all()] == ["report"]
 
 
+def test_plain_and_emergency_reports_share_the_days_numbers(cast):
+    """A plain report is numbered by the statement that writes it, an emergency before its transaction: one counter
+    for the day, and past 99999 the number grows a digit rather than wrap."""
+    from django.utils import timezone
+
+    from wangge.cases.models import CaseSequence
+
+    plain = report(cast)
+    emergency = report(cast, urgency="emergency")
+    day = timezone.localdate()
+    prefix = f"370103-{day:%Y%m%d}-"
+    assert emergency.case_number == f"{prefix}{int(plain.case_number.rsplit('-', 1)[1]) + 1:05d}"
+    CaseSequence.objects.filter(district_code="370103", day=day).update(last=99999)
+    assert report(cast).case_number == f"{prefix}100000"
+    assert report(cast, urgency="emergency").case_number == f"{prefix}100001"
+
+
 def test_report_refusals(cast):
     with pytest.raises(DomainError) as outside:
         do_report_event(actor=cast["worker"], location={"type": "Point", "coordinates": [0, 0]},
