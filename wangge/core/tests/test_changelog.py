@@ -216,3 +216,18 @@ def test_prune_keeps_six_months_and_deletes_what_is_older(district):
     call_command("prune_changelog", stdout=StringIO())  # default: 200 days
     assert not old.exists()
     assert [row["request_id"] for row in _updates(history_of(grid), "notes")] == ["req-recent"]
+
+
+def test_event_tables_are_indexed_only_for_how_the_log_is_read():
+    """By object and by request: the tracked rows' foreign keys and geometries are copied without their indexes,
+    which every tracked write would otherwise maintain."""
+    from django.apps import apps
+
+    event_models = [model for model in apps.get_models() if issubclass(model, pghistory.models.Event)
+                    and not model._meta.abstract and not model._meta.proxy]
+    assert len(event_models) >= 10
+    with connection.cursor() as cursor:
+        for model in event_models:
+            constraints = connection.introspection.get_constraints(cursor, model._meta.db_table)
+            indexed = {tuple(info["columns"]) for info in constraints.values() if info["index"]}
+            assert indexed <= {("pgh_id",), ("pgh_obj_id",), ("pgh_context_id",)}, (model._meta.db_table, indexed)
