@@ -1,3 +1,4 @@
+import functools
 import hashlib
 
 from django.contrib.auth.models import AbstractUser
@@ -34,21 +35,26 @@ class UserQuerySet(models.QuerySet):
 
 
 class UserManager(DjangoUserManager.from_queryset(UserQuerySet)):
+    @functools.cached_property  # a manager serves one model and one database
+    def _signed_in_sql(self):
+        fields, quote = self.model._meta.concrete_fields, connections[self.db].ops.quote_name
+        return (f"SELECT {', '.join(f'u.{quote(field.column)}' for field in fields)}, "
+                f"ARRAY(SELECT json_build_object('code', a.area_code, 'actions', r.actions) "
+                f"FROM {AreaAssignment._meta.db_table} a JOIN {Role._meta.db_table} r ON r.id = a.role_id "
+                f"WHERE a.user_id = u.id) FROM {self.model._meta.db_table} u WHERE u.id = %s",
+                [field.attname for field in fields])
+
     def signed_in(self, pk):
         """The user `pk` with its assignments (area code and the role's actions, for User.scope_codes) in one
         query, or None: every request's user is signed in this way, which saves a query on each request."""
-        fields, quote = self.model._meta.concrete_fields, connections[self.db].ops.quote_name
         # A plain cursor and Model.from_db: a RawQuerySet's column mapping costs as much again as the query.
-        sql = (f"SELECT {', '.join(f'u.{quote(field.column)}' for field in fields)}, "
-               f"ARRAY(SELECT json_build_object('code', a.area_code, 'actions', r.actions) "
-               f"FROM {AreaAssignment._meta.db_table} a JOIN {Role._meta.db_table} r ON r.id = a.role_id "
-               f"WHERE a.user_id = u.id) FROM {self.model._meta.db_table} u WHERE u.id = %s")
+        sql, attnames = self._signed_in_sql
         with connections[self.db].cursor() as cursor:
             cursor.execute(sql, [pk])
             row = cursor.fetchone()
         if row is None:
             return None
-        user = self.model.from_db(self.db, [field.attname for field in fields], row[:-1])
+        user = self.model.from_db(self.db, attnames, row[:-1])
         user.assignment_rows = row[-1]
         return user
 
