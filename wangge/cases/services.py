@@ -153,10 +153,23 @@ def _category(value):
     return category
 
 
-def next_case_number(district_code, day):
-    """`<district>-<yyyymmdd>-<sequence>`; the sequence per district per day, race-safe (one row upserted)."""
+def _counter_sql(source):
+    """Bumps the day's case-number counter of a district and returns it; `source` yields (district_code, day, 1)
+    from two parameters."""
     from .models import CaseSequence
 
+    table = CaseSequence._meta.db_table
+    return (f"INSERT INTO {table} (district_code, day, last) {source} ON CONFLICT (district_code, day) "
+            f"DO UPDATE SET last = EXCLUDED.last + {table}.last RETURNING last")
+
+
+def _case_number_prefix(district_code, day):
+    return f"{district_code}-{day:%Y%m%d}-"
+
+
+def next_case_number(district_code, day):
+    """`<district>-<yyyymmdd>-<sequence>` (five digits at least); the sequence per district per day, race-safe (one
+    row upserted)."""
     connection = connections["default"]
     # Taken in a transaction of its own (no caller's atomic block), the number is committed without waiting for the
     # disk: the day's row stays locked for the upsert alone, not for a WAL flush, so concurrent reports do not queue
@@ -165,12 +178,9 @@ def next_case_number(district_code, day):
     source = ("VALUES (%s, %s, 1)" if connection.in_atomic_block else
               "SELECT %s, %s, 1 FROM (SELECT set_config('synchronous_commit', 'off', true)) relaxed")
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {CaseSequence._meta.db_table} (district_code, day, last) {source} "
-            "ON CONFLICT (district_code, day) DO UPDATE SET last = EXCLUDED.last + "
-            f"{CaseSequence._meta.db_table}.last RETURNING last", [district_code, day])
+        cursor.execute(_counter_sql(source), [district_code, day])
         sequence = cursor.fetchone()[0]
-    return f"{district_code}-{day:%Y%m%d}-{sequence:05d}"
+    return f"{_case_number_prefix(district_code, day)}{sequence:05d}"
 
 
 def holding_level(category, urgency, grid_code):
@@ -326,7 +336,7 @@ def _insert_with_first_entry(event, entry, generation_id=None, numbered_on=None)
 
     from wangge.geo.models import Generation
 
-    from .models import CaseSequence, Event, EventTimeline
+    from .models import Event, EventTimeline
 
     if any(signal.has_listeners(model) for signal in (pre_save, post_save) for model in (Event, EventTimeline)):
         with transaction.atomic():  # two statements: a plain report's caller holds no transaction
@@ -341,32 +351,31 @@ def _insert_with_first_entry(event, entry, generation_id=None, numbered_on=None)
         return True
     connection = connections["default"]
     ops = connection.ops
-    numbering, numbering_values = "", []
+    numbering, numbering_values, computed = "", [], {}
+    if event.case_number is None:
+        # The day's counter bumped by this statement (n), the number formatted as next_case_number formats it.
+        numbering = f"n AS ({_counter_sql('VALUES (%s, %s, 1)')}), "
+        numbering_values = [event.district_code, numbered_on]
+        computed["case_number"] = ("(SELECT %s || lpad(last::text, greatest(5, length(last::text)), '0') FROM n)",
+                                   _case_number_prefix(event.district_code, numbered_on))
 
-    def columns_and_values(row, fields):
-        nonlocal numbering, numbering_values
+    def columns_and_values(row, fields, computed=None):
         values, placeholders = [], []
         for field in fields:
-            if field.name == "case_number" and row.case_number is None:
-                # The day's counter, bumped by this statement (CTE n); the number formatted as next_case_number's.
-                sequences = ops.quote_name(CaseSequence._meta.db_table)
-                numbering = (f"n AS (INSERT INTO {sequences} (district_code, day, last) VALUES (%s, %s, 1) "
-                             f"ON CONFLICT (district_code, day) DO UPDATE SET last = EXCLUDED.last + {sequences}.last "
-                             "RETURNING last), ")
-                numbering_values = [row.district_code, numbered_on]
-                placeholders.append("(SELECT %s || lpad(last::text, greatest(5, length(last::text)), '0') FROM n)")
-                values.append(f"{row.district_code}-{numbered_on:%Y%m%d}-")
-                continue
-            value = field.get_db_prep_save(field.pre_save(row, True), connection)
+            if computed and field.name in computed:
+                placeholder, value = computed[field.name]
+            else:
+                value = field.get_db_prep_save(field.pre_save(row, True), connection)
+                placeholder = (field.get_placeholder(value, None, connection) if hasattr(field, "get_placeholder")
+                               else "%s")
             values.append(value)
-            placeholders.append(field.get_placeholder(value, None, connection) if hasattr(field, "get_placeholder")
-                                else "%s")
+            placeholders.append(placeholder)
         return ", ".join(ops.quote_name(field.column) for field in fields), ", ".join(placeholders), values
 
     event_fields = [field for field in Event._meta.concrete_fields if not field.primary_key]
     entry_fields = [field for field in EventTimeline._meta.concrete_fields
                     if not field.primary_key and field.name != "event"]
-    event_columns, event_placeholders, event_values = columns_and_values(event, event_fields)
+    event_columns, event_placeholders, event_values = columns_and_values(event, event_fields, computed)
     entry_columns, entry_placeholders, entry_values = columns_and_values(entry, entry_fields)
     condition, condition_values = "", []
     if generation_id is not None:
