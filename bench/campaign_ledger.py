@@ -15,11 +15,11 @@ raw visits (the peer), with the ratio.
     placed inside their grid by GPS, 1 % outside, 3 % have no fix;
   - the standings (HouseholdScreening) and the ledger rows (CoverageCount) as do_record_visit keeps them.
   Everything the bench wrote is deleted at the end (--keep leaves it for a look).
-- Ours: GET /api/v1/campaigns/campaigns/{id}/coverage/ (grid level: every grid of the district, the heaviest answer;
-  and subdistrict level) as a superuser on gunicorn (2 gthread workers × 4 threads, scripts/serve.sh's defaults);
-  then the grid level again with the round's persons not counted (registered_persons None: the ledger counts the
-  registry's persons live, as for a round opened without services.count_registered_persons); ledger.coverage()
-  in-process as well. Medians of RUNS sequential requests after a warm-up.
+- Ours: GET /api/v1/campaigns/campaigns/{id}/coverage/ (grid level: every grid of the district, the heaviest answer; and
+  subdistrict level) as a superuser on gunicorn (bench/server.py: two gthread workers per core × 2 threads,
+  scripts/serve.sh's defaults); then the grid level again with the round's persons not counted (registered_persons None:
+  the ledger counts the registry's persons live, as for a round opened without services.count_registered_persons);
+  ledger.coverage() in-process as well. Medians of RUNS sequential requests after a warm-up.
 - Peer: the same per-grid figures in bare SQL over the raw rows (psycopg): each household's latest call by
   DISTINCT ON over the round's visits, its members and flagged members, revisits due, calls outside their grid or
   without a fix, open flags; households and persons registered per grid; JIT off for its session (it would spend
@@ -250,7 +250,7 @@ class Bench:
         url = f"/api/v1/campaigns/campaigns/{self.campaign.pk}/coverage/"
         api = {}
         try:
-            with Gunicorn(workers=2, threads=4) as server:
+            with Gunicorn() as server:
                 for level in ("grid", "subdistrict", "live"):
                     if level == "live":  # a round opened without its persons counted: the ledger counts the registry
                         CoverageCount.objects.filter(campaign=self.campaign).update(registered_persons=None)

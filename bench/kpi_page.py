@@ -5,10 +5,11 @@ slower for the same figures computed by GROUP BY over the raw events), side by s
   demo district and its work team, then 5,000,000 events over twelve months from wangge/cases/demo_events.py (the
   demo's generator, month by month, COPY with the tables' triggers off — the change log's and the KPI trigger — no
   timelines), ANALYZE, and the KPI rollups rebuilt set-based (rebuild_kpi_rollups; its time is printed).
-- Ours, through a production gunicorn (bench/server.py: 2 gthread workers × 4 threads) with a district leader's
-  session: the page `/kpi/?level=subdistrict&period=M` (the district's landing: 17 subdistricts, the table, the red and
-  black lists), and the API for the grids (3,170 rows), the departments and the subdistricts over six months. One
-  client, sequential requests; medians and p95 of --requests each, after a warm-up request.
+- Ours, through a production gunicorn (bench/server.py: two gthread workers per core × 2 threads, as scripts/serve.sh)
+  with a district leader's session: the page `/kpi/?level=subdistrict&period=M` (the district's landing: 17
+  subdistricts, the table, the red and black lists), and the API for the grids (3,170 rows), the departments and the
+  subdistricts over six months. One client, sequential requests; medians and p95 of --requests each, after a warm-up
+  request.
 - Peer: the same figures by one GROUP BY over the raw events (kpi.rollups.raw_figures_sql: the same per-event
   expressions, the two stored flags read per event), via psycopg, median of --peer-runs; the peer gets an index on
   created_at (its best case) and is timed without HTTP, templates or names. The bench checks that both give the same

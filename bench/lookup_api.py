@@ -1,9 +1,8 @@
 """Benchmark: the single-point lookup API under 8 concurrent clients, against a production server, vs bare PostGIS.
 
-- Starts gunicorn (`wangge.wsgi:application`, bench/server.py) on a free 127.0.0.1 port with 2 gthread workers × 4
-  threads, as scripts/serve.sh does: the machine has 2 cores, more worker processes than cores only add context
-  switches (PostgreSQL and the client threads share the same cores), and the threads keep clients' connections
-  alive. It is always stopped at the end.
+- Starts gunicorn (`wangge.wsgi:application`, bench/server.py) on a free 127.0.0.1 port with two gthread workers
+  per core × 2 threads, as scripts/serve.sh does (the threads keep clients' connections alive). It is always
+  stopped at the end.
 - Logs in as the demo admin by creating a session row (what the login view does after checking the password) and
   sends its cookie; 8 client threads fire GET /api/v1/geo/lookup at random points in the district for a bounded
   count and time, over loopback only.
@@ -39,8 +38,6 @@ from wangge.accounts.models import User  # noqa: E402
 from wangge.geo.models import Area, Generation  # noqa: E402
 
 CLIENTS = 8
-WORKERS = 2
-THREADS = 4
 WARMUP = 200
 REQUESTS_PER_CLIENT = 500
 TIME_LIMIT_S = 60
@@ -164,7 +161,8 @@ def main():
     dsn = connection.get_connection_params()  # the same server and credentials the app uses
 
     try:
-        with Gunicorn(workers=WORKERS, threads=THREADS) as server:
+        with Gunicorn() as server:
+            shape = server.describe()
             api = api_worker(server.port, session.session_key)
             run_clients(api, warmup * CLIENTS)  # every worker opens its DB connection and warms its caches
             api_runs = [run_clients(api, points) for _ in range(RUNS)]
@@ -183,8 +181,8 @@ def main():
         rates = [rate for _, rate in runs]
         return statistics.median(medians), statistics.median(p99s), statistics.median(rates), medians, p99s
 
-    print(f"lookup_api: {CLIENTS} concurrent clients, gunicorn with {WORKERS} workers × {THREADS} threads "
-          f"(gthread, keep-alive), {RUNS} runs each (generation #{generation.pk}); medians over runs")
+    print(f"lookup_api: {CLIENTS} concurrent clients, gunicorn {shape} (keep-alive), "
+          f"{RUNS} runs each (generation #{generation.pk}); medians over runs")
     print(f"  {'':52} {'median':>8} {'p99':>8} {'req/s':>9}   (ms)")
     paced_title = f"paced: {CLIENTS} clients x {RATE_PER_CLIENT} req/s = {CLIENTS * RATE_PER_CLIENT} req/s"
     for title, ours_runs, peer_runs_ in [

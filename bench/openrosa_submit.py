@@ -2,9 +2,9 @@
 "Speed": visit submission through the API or OpenRosa ≥ 100 visits/s sustained), beside the same visits through the
 JSON API in the same run (the peer: what the XML envelope and Digest sign-in cost on top).
 
-- Ours: POST /openrosa/submission to a production gunicorn (bench/server.py: 2 gthread workers × 4 threads, as
-  scripts/serve.sh runs it) on loopback, as Collect sends it: multipart/form-data with the instance XML as
-  xml_submission_file, signed in with HTTP Digest (MD5, qop=auth: one challenge per client, then the nonce reused
+- Ours: POST /openrosa/submission to a production gunicorn (bench/server.py: two gthread workers per core × 2
+  threads, as scripts/serve.sh runs it) on loopback, as Collect sends it: multipart/form-data with the instance
+  XML as xml_submission_file, signed in with HTTP Digest (MD5, qop=auth: one challenge per client, then the nonce reused
   with an increasing nc; a stale nonce is answered by a new challenge, as Collect does). Each of 8 clients is a
   community's staff member going household by household through their community with a fresh instanceID per call:
   90 % visited, with the household form's answers for each registry member (name and ID number: matched through the
@@ -43,7 +43,6 @@ import scratch_db  # noqa: E402
 from visit_submit import id_number  # noqa: E402
 
 CLIENTS = 8
-WORKERS, THREADS = 2, 4
 WINDOW_S = 5
 SEED = 11
 TARGET_PER_S = 100
@@ -242,7 +241,8 @@ def main():
         connection.close()
         print(f"openrosa_submit: {BENCH_DB} copied, migrated and set up in {time.perf_counter() - began:.0f} s",
               flush=True)
-        with Gunicorn(workers=WORKERS, threads=THREADS, env={"DATABASE_URL": os.environ["DATABASE_URL"]}) as server:
+        with Gunicorn(env={"DATABASE_URL": os.environ["DATABASE_URL"]}) as server:
+            shape = server.describe()
             request, retry = openrosa_requests(server, campaign, clients)
             figures["openrosa"] = drive(server, CLIENTS, request, args.warmup, args.duration,
                                         keep_alive=args.keep_alive, retry=retry)
@@ -258,9 +258,9 @@ def main():
             scratch_db.drop(BENCH_DB)
 
     print(f"openrosa_submit: {CLIENTS} concurrent clients (community staff of {CLIENTS} communities), gunicorn "
-          f"{WORKERS} gthread workers × {THREADS} threads "
-          f"({'keep-alive' if args.keep_alive else 'a fresh connection per visit'}), {args.warmup:.0f} s warm-up + "
-          f"{args.duration:.0f} s measured per path; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+          f"{shape} ({'keep-alive' if args.keep_alive else 'a fresh connection per visit'}), "
+          f"{args.warmup:.0f} s warm-up + {args.duration:.0f} s measured per path; {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}")
     print(f"  {'':64} {'visits/s':>9} {'median':>8} {'p99':>8}  (ms)")
     rates = {}
     for path, label in (("openrosa", f"ours: POST {OPENROSA_URL} (Digest, multipart XML)"),

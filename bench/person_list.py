@@ -5,10 +5,10 @@
   marked `hukou_place = 'bench:person_list'`, spread evenly over the active grids, a quarter of them flowing —
   and deletes them at the end (keep them with --keep). Those rows carry realistic masked numbers and unique
   blind indexes but no ciphertext: the list never decrypts, so what it reads is the same.
-- Starts gunicorn (bench/server.py: 2 gthread workers × 4 threads) on a free loopback port, signs in as a
-  community staff user (a session row, as the login view makes) and asks, one request at a time over a kept-alive
-  connection: GET /api/v1/registry/persons/?area=<community>&residence_type=flowing (50 rows) and the same filter
-  on the page /registry/persons/. Stopped at the end, whatever happens.
+- Starts gunicorn (bench/server.py: two gthread workers per core × 2 threads, as scripts/serve.sh) on a free loopback
+  port, signs in as a community staff user (a session row, as the login view makes) and asks, one request at a time over
+  a kept-alive connection: GET /api/v1/registry/persons/?area=<community>&residence_type=flowing (50 rows) and the same
+  filter on the page /registry/persons/. Stopped at the end, whatever happens.
 - Peer: the SQL behind that page (scope ∧ filter, ordered by id, 51 rows), through psycopg, same server.
 Target (issue 3, "Speed"): median ≤ 30 ms with 720,000 persons.
 """
@@ -44,7 +44,6 @@ from wangge.registry.models import Person  # noqa: E402
 TARGET_PERSONS = 720_000
 BENCH_MARK = "bench:person_list"
 BENCH_USER = "bench-person-list"
-WORKERS, THREADS = 2, 4
 WARMUP, REQUESTS, RUNS = 50, 300, 3
 TARGET_MEDIAN_MS = 30.0
 
@@ -161,10 +160,11 @@ def main():
     page_path = f"/registry/persons/?area={community}&residence_type=flowing"
     results = {}
     try:
-        with Gunicorn(workers=WORKERS, threads=THREADS) as server:
+        with Gunicorn() as server:
+            shape = server.describe()
             cookie = session.session_key
             for label, path, expect in (("API", api_path, b'"results"'), ("page", page_path, b"persons")):
-                http_latencies(server, cookie, path, expect, WARMUP)  # both workers connect and warm up
+                http_latencies(server, cookie, path, expect, WARMUP)  # a worker connects and warms up
                 results[label] = [statistics.median(http_latencies(server, cookie, path, expect, REQUESTS))
                                   for _ in range(RUNS)]
         sql_latencies(community, WARMUP)
@@ -176,7 +176,7 @@ def main():
             print(f"person_list: deleted {delete_bench_persons()} BENCH persons")
 
     print(f"person_list: {total} persons; community {community}, {flowing} flowing; 50 rows a page; "
-          f"{RUNS} runs × {REQUESTS} sequential requests, median of run medians (ms)")
+          f"gunicorn {shape}; {RUNS} runs × {REQUESTS} sequential requests, median of run medians (ms)")
     print(f"  {'':24} {'median':>8}   runs")
     for label, medians in results.items():
         print(f"  {label:24} {statistics.median(medians):8.2f}   {' '.join(f'{m:.2f}' for m in medians)}")

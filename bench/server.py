@@ -1,7 +1,8 @@
 """The production server the HTTP benchmarks talk to: one gunicorn (`wangge.wsgi:application`) on a free 127.0.0.1
 port, started as scripts/serve.sh starts it (gthread workers × threads, no control socket) and always stopped.
+Its default shape is serve.sh's, defined here once: SERVE_WORKERS (two workers per core) × SERVE_THREADS (2).
 
-    with Gunicorn(workers=2, threads=4) as server:      # the serve.sh defaults
+    with Gunicorn() as server:                          # serve.sh's shape; server.describe() names it
         conn = server.connection()                      # http.client, keep-alive if reused
         ...
 
@@ -35,6 +36,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
+# scripts/serve.sh's defaults (WANGGE_WEB_WORKERS = 2 × nproc, WANGGE_WEB_THREADS = 2): keep the two in step.
+SERVE_WORKERS = 2 * (os.cpu_count() or 1)
+SERVE_THREADS = 2
 
 
 def free_port():
@@ -46,7 +50,8 @@ def free_port():
 class Gunicorn:
     """A gunicorn for one bench. Use as a context manager, or start() and stop() (stop is idempotent)."""
 
-    def __init__(self, workers=2, threads=4, worker_class="gthread", timeout=None, env=None, startup_s=30):
+    def __init__(self, workers=SERVE_WORKERS, threads=SERVE_THREADS, worker_class="gthread", timeout=None, env=None,
+                 startup_s=30):
         self.workers, self.threads, self.worker_class = workers, threads, worker_class
         self.timeout, self.env, self.startup_s = timeout, dict(env or {}), startup_s
         self.port = None

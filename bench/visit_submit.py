@@ -1,14 +1,14 @@
 """Benchmark: door-to-door visits submitted through the API by 8 concurrent clients (issue 5, "Speed": ≥ 100 visits/s
 sustained), beside the bare INSERTs of the same rows (the floor).
 
-- Ours: POST /api/v1/campaigns/visits/ to a production gunicorn (bench/server.py: 2 gthread workers × 4 threads, as
-  scripts/serve.sh runs it) on loopback. Each of 8 clients is a community's staff member (VISIT_HOUSEHOLD in one of 8
-  communities of different subdistricts, signed in by session with a CSRF cookie + header as a browser sends) going
-  household by household through their community, with a fresh instance id per visit: 90 % found at home, with the
-  household form's answers for each registry member (name and ID number, so each is matched through the blind
-  index) and, every fifth household, one member the registry does not know (a proposal); 10 % absent. The server
-  does what a visit does: the scope checks, the instance-id lock, the form validation, member matching, proposals,
-  sealing the answers (AES-GCM), the standing and the grid's ledger row, and the JSON answer.
+- Ours: POST /api/v1/campaigns/visits/ to a production gunicorn (bench/server.py: two gthread workers per core × 2
+  threads, as scripts/serve.sh runs it) on loopback. Each of 8 clients is a community's staff member (VISIT_HOUSEHOLD in
+  one of 8 communities of different subdistricts, signed in by session with a CSRF cookie + header as a browser sends)
+  going household by household through their community, with a fresh instance id per visit: 90 % found at home, with the
+  household form's answers for each registry member (name and ID number, so each is matched through the blind index)
+  and, every fifth household, one member the registry does not know (a proposal); 10 % absent. The server does what a
+  visit does: the scope checks, the instance-id lock, the form validation, member matching, proposals, sealing the
+  answers (AES-GCM), the standing and the grid's ledger row, and the JSON answer.
   The load is bench/server.py's drive(): a fresh connection per visit by default (--keep-alive: one per client).
   WARMUP_S of warm-up, then DURATION_S measured. Visits/s is the median over WINDOW_S windows; latency median and
   p99 over every measured request.
@@ -38,7 +38,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wangge.settings")
 import scratch_db  # noqa: E402
 
 CLIENTS = 8
-WORKERS, THREADS = 2, 4
 WINDOW_S = 5
 SEED = 5
 TARGET_PER_S = 100
@@ -234,9 +233,10 @@ def main():
         connection.close()
         print(f"visit_submit: {BENCH_DB} copied, migrated and set up in {time.perf_counter() - began:.0f} s",
               flush=True)
-        with Gunicorn(workers=WORKERS, threads=THREADS, env={"DATABASE_URL": os.environ["DATABASE_URL"]}) as server:
+        with Gunicorn(env={"DATABASE_URL": os.environ["DATABASE_URL"]}) as server:
             run = drive(server, CLIENTS, api_requests(sessions, clients), args.warmup, args.duration,
                         keep_alive=args.keep_alive)
+        shape = server.describe()
         ours_rate, rates, median_ms, p99_ms = run.summary(WINDOW_S)
         count, made = len(run.results), run.made
         visits = Visit.objects.filter(campaign=campaign).count()
@@ -253,9 +253,9 @@ def main():
     floor_rate = count / floor_s
     floor_ms = [x * 1000 for x in floor_latencies]
     print(f"visit_submit: {CLIENTS} concurrent clients (community staff of {CLIENTS} communities), gunicorn "
-          f"{WORKERS} gthread workers × {THREADS} threads "
-          f"({'keep-alive' if args.keep_alive else 'a fresh connection per visit'}), {args.warmup:.0f} s warm-up + "
-          f"{args.duration:.0f} s measured; {sum(len(b) for _u, b in clients)} households prepared; "
+          f"{shape} ({'keep-alive' if args.keep_alive else 'a fresh connection per visit'}), "
+          f"{args.warmup:.0f} s warm-up + {args.duration:.0f} s measured; "
+          f"{sum(len(b) for _u, b in clients)} households prepared; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"  wrote {visits} visits ({made} answered 201), {proposals} proposals; ledger counts {ledger} visited")
     print(f"  {'':58} {'visits/s':>9} {'median':>8} {'p99':>8}  (ms)")
