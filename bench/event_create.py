@@ -46,7 +46,16 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django.utils.crypto import get_random_string  # noqa: E402
-from server import Gunicorn, cookie_header, drive, drive_floor, login_session, percentile  # noqa: E402
+from server import (  # noqa: E402
+    SERVE_THREADS,
+    SERVE_WORKERS,
+    Gunicorn,
+    cookie_header,
+    drive,
+    drive_floor,
+    login_session,
+    percentile,
+)
 
 from wangge.accounts.models import AreaAssignment, User  # noqa: E402
 from wangge.cases import demo_events  # noqa: E402
@@ -55,7 +64,6 @@ from wangge.geo.models import Generation  # noqa: E402
 from wangge.kpi.rollups import ROLLUP  # noqa: E402
 
 CLIENTS = 8
-WORKERS, THREADS = 2 * os.cpu_count(), 2  # scripts/serve.sh's defaults
 WINDOW_S = 5
 POINTS_PER_GRID = 2
 SEED = 11
@@ -271,8 +279,8 @@ def main():
     parser.add_argument("--duration", type=float, default=25, help="measured seconds of ours")
     parser.add_argument("--warmup", type=float, default=5, help="seconds of warm-up before measuring")
     parser.add_argument("--keep", action="store_true", help="keep the events made (for inspection)")
-    parser.add_argument("--workers", type=int, default=WORKERS, help="gunicorn workers (scripts/serve.sh's default)")
-    parser.add_argument("--threads", type=int, default=THREADS, help="threads per gunicorn worker")
+    parser.add_argument("--workers", type=int, default=SERVE_WORKERS, help="gunicorn workers (serve.sh's default)")
+    parser.add_argument("--threads", type=int, default=SERVE_THREADS, help="threads per gunicorn worker")
     parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (gthread as serve.sh; sync)")
     parser.add_argument("--keep-alive", action="store_true", help=(
         "one kept-alive connection per client for the whole run (gunicorn then binds each client to one worker)"))
