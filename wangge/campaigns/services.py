@@ -609,7 +609,7 @@ def _record_visit(campaign, *, actor, household, status, answers, location, visi
         raise DomainError(_("Only a visit to repeat takes a time to call again."), field="revisit_at")
     point, inside = None, None
     if location not in (None, "", {}):
-        from wangge.registry.placement import grid_code_at
+        from wangge.geo.locator import grid_code_at
         from wangge.registry.services import _point
 
         point = _point(location)

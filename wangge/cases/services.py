@@ -234,9 +234,8 @@ def do_report_event(*, actor, location, description, category, address="", sourc
     from django.utils import timezone
 
     from wangge.accounts.roles import REPORT_EVENT, VIEW_PERSON, VIEW_PLACE
-    from wangge.geo.locator import active_grids, locate_grid
+    from wangge.geo.locator import active_grids, grid_code_at, locate_grid
     from wangge.registry.models import Building, Organization, Person
-    from wangge.registry.placement import grid_code_at
 
     from . import attachments, routing
     from .models import Event, EventSource, EventState, EventTimeline, Urgency

@@ -1,4 +1,6 @@
-"""Point → grid code one point at a time, in memory: the grid lookup of a report (the hot path, ≥ 200 reports/s).
+"""Point → grid code: which terminal grid a place lies in (lowest code on a shared boundary, as in geo.lookup and the
+batch index) — from PostGIS (`grid_code_at`), from the batch index for arrays (`grid_codes_at`), and one point at a
+time in memory (`locate_grid`: the grid lookup of a report, the hot path, ≥ 200 reports/s).
 
 The active generation's grids are held in each process in an STR-tree (built in about a tenth of a second from the
 3,170 grids of the demo district; the batch index of geo.index, with its raster, takes seconds and serves arrays of
@@ -19,10 +21,12 @@ from typing import NamedTuple
 
 import numpy as np
 import shapely
+from django.db import connection
 
 from wangge.core.refcache import ReferenceCache
 
 from . import codes
+from .index import current_index
 from .models import Area, Generation
 
 
@@ -60,10 +64,29 @@ class GridLocator:
 active_grids = ReferenceCache("geo:active_grids", GridLocator.load)
 
 
+def grid_code_at(point) -> str:
+    """The 15-digit code of the current grid covering `point` (WGS84), or "" outside every grid: from PostGIS."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.code FROM geo_area a JOIN geo_generation g ON g.id = a.generation_id "
+            "WHERE g.state = 'active' AND a.level = 'grid' "
+            "AND ST_Covers(a.geom, ST_SetSRID(ST_MakePoint(%s, %s), 4326)) "
+            "ORDER BY a.code LIMIT 1", [point.x, point.y])
+        row = cursor.fetchone()
+    return row[0] if row else ""
+
+
+def grid_codes_at(lon, lat) -> list[str]:
+    """Vectorised: the grid code of each point (arrays of WGS84 coordinates), "" outside; via the batch index."""
+    index = current_index()
+    if index is None:
+        return [""] * len(lon)
+    found = index.codes_for(lon, lat)
+    return [code or "" for code in found]
+
+
 def locate_grid(point):
     """The grid covering `point` (a WGS84 GEOS point): from memory, else from PostGIS (see the module's text)."""
-    from wangge.registry.placement import grid_code_at
-
     locator = active_grids.get()
     code = locator.code_at(point.x, point.y)
     if code:

@@ -44,6 +44,7 @@ from wangge.core import pii
 from wangge.core.errors import DomainError
 from wangge.core.scope import EVERYWHERE, scope_codes
 from wangge.geo import crs as crs_module
+from wangge.geo.locator import grid_codes_at
 
 from . import identity
 from .importers import (
@@ -68,7 +69,6 @@ from .importers import (
     parse_int,
 )
 from .models import Building, Courtyard, House, Organization
-from .placement import grid_codes_at
 
 MAX_LISTED_PROBLEMS = 1000
 PROGRESS_EVERY = 50_000

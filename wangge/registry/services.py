@@ -18,6 +18,7 @@ from wangge.core.errors import DomainError
 from wangge.core.scope import code_in_scope, ensure_code_in_scope, scope_codes
 from wangge.geo import codes as area_codes
 from wangge.geo.geometry import as_multipolygon
+from wangge.geo.locator import grid_code_at
 
 from . import identity
 from .models import (
@@ -32,7 +33,6 @@ from .models import (
     RevealAudit,
     TagType,
 )
-from .placement import grid_code_at
 
 PERSON_FIELDS = ("name", "birth_date", "gender", "ethnicity", "hukou_place", "residence_type", "household_status",
                  "relation_to_head", "work_unit", "party_member", "status", "status_date", "inflow_date",

@@ -13,9 +13,8 @@ from wangge.cases import services as cases
 from wangge.cases.models import Category, Event
 from wangge.core.testing import COMMUNITY_A, make_superuser, make_user
 from wangge.geo import services
-from wangge.geo.locator import GridLocator, active_grids, locate_grid
+from wangge.geo.locator import GridLocator, active_grids, grid_code_at, locate_grid
 from wangge.geo.models import Area
-from wangge.registry.placement import grid_code_at
 
 pytestmark = pytest.mark.django_db
 
