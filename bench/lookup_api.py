@@ -15,7 +15,6 @@ import http.client
 import os
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -32,7 +31,7 @@ import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
-from server import Gunicorn, login_session  # noqa: E402
+from server import Gunicorn, login_session, run_threads  # noqa: E402
 
 from wangge.accounts.models import User  # noqa: E402
 from wangge.geo.models import Area, Generation  # noqa: E402
@@ -77,37 +76,25 @@ def run_clients(worker, points, rate_per_client=None):
     """
     latencies = [[] for _ in range(CLIENTS)]
     deadline = time.monotonic() + TIME_LIMIT_S
-    errors = []
 
     def client(i):
-        try:
-            state = {}
-            interval = 1 / rate_per_client if rate_per_client else 0
-            next_send = time.perf_counter() + (i / CLIENTS) * interval  # clients spread over the interval
-            for lon, lat in points[i::CLIENTS][:REQUESTS_PER_CLIENT]:
-                if time.monotonic() > deadline:
-                    break
-                if interval:
-                    wait = next_send - time.perf_counter()
-                    if wait > 0:
-                        time.sleep(wait)
-                    late = max(0.0, time.perf_counter() - next_send)
-                    next_send += interval
-                    latencies[i].append((worker(state, lon, lat) + late) * 1000)
-                else:
-                    latencies[i].append(worker(state, lon, lat) * 1000)
-        except Exception as exc:  # reported after the threads are joined
-            errors.append(exc)
+        state = {}
+        interval = 1 / rate_per_client if rate_per_client else 0
+        next_send = time.perf_counter() + (i / CLIENTS) * interval  # clients spread over the interval
+        for lon, lat in points[i::CLIENTS][:REQUESTS_PER_CLIENT]:
+            if time.monotonic() > deadline:
+                break
+            if interval:
+                wait = next_send - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+                late = max(0.0, time.perf_counter() - next_send)
+                next_send += interval
+                latencies[i].append((worker(state, lon, lat) + late) * 1000)
+            else:
+                latencies[i].append(worker(state, lon, lat) * 1000)
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - start
-    if errors:
-        raise errors[0]
+    elapsed = run_threads(client, CLIENTS)
     flat = [x for per in latencies for x in per]
     return flat, len(flat) / elapsed
 

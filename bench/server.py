@@ -163,6 +163,28 @@ class Drive:
         return statistics.median(rates), rates, statistics.median(latencies), percentile(latencies, 99)
 
 
+def run_threads(target, count):
+    """Runs target(i) in `count` threads at once and waits for them: the seconds it took. The first exception a
+    thread raised is raised here, once they have all stopped."""
+    errors = []
+
+    def guarded(i):
+        try:
+            target(i)
+        except Exception as exc:  # reported after the threads are joined
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(count)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return time.perf_counter() - started
+
+
 def drive(server, clients, request, warmup_s, duration_s, *, keep_alive=False, expect=(201,), retry=None,
           timeout=30):
     """`clients` threads send requests as fast as they are answered; see the module docstring.
@@ -175,7 +197,6 @@ def drive(server, clients, request, warmup_s, duration_s, *, keep_alive=False, e
     measure_from, measure_to = start + warmup_s, start + warmup_s + duration_s
     results = [[] for _ in range(clients)]
     made = [0] * clients
-    errors = []
 
     def client(i):
         conn = server.connection(timeout=timeout) if keep_alive else None
@@ -206,19 +227,11 @@ def drive(server, clients, request, warmup_s, duration_s, *, keep_alive=False, e
                 made[i] += 1
                 if sent >= measure_from:
                     results[i].append((done, done - sent))
-        except Exception as exc:  # reported after the threads are joined
-            errors.append(exc)
         finally:
             if conn is not None:
                 conn.close()
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
+    run_threads(client, clients)
     return Drive([r for per in results for r in per], (measure_from, measure_to), sum(made), keep_alive)
 
 
@@ -228,29 +241,17 @@ def drive_floor(params, work, write):
     import psycopg
 
     latencies = [[] for _ in work]
-    errors = []
 
     def client(i):
-        try:
-            with psycopg.connect(**params) as conn:
-                for item in work[i]:
-                    started = time.perf_counter()
-                    with conn.cursor() as cursor:
-                        write(cursor, item)
-                    conn.commit()
-                    latencies[i].append(time.perf_counter() - started)
-        except Exception as exc:  # reported after the threads are joined
-            errors.append(exc)
+        with psycopg.connect(**params) as conn:
+            for item in work[i]:
+                started = time.perf_counter()
+                with conn.cursor() as cursor:
+                    write(cursor, item)
+                conn.commit()
+                latencies[i].append(time.perf_counter() - started)
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(work))]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    if errors:
-        raise errors[0]
+    elapsed = run_threads(client, len(work))
     return elapsed, [latency for per in latencies for latency in per]
 
 
