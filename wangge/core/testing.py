@@ -141,3 +141,34 @@ class BrowserSession:
         page.fill("input[name=password]", self.password)
         page.click("form button[type=submit]")
         page.wait_for_url(f"{self.base}{next_path}")
+
+
+def png_upload(name, width=6, height=4):
+    """A real PNG image as an uploaded file, for photo questions and attachments."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (30, 120, 200)).save(buffer, "PNG")
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
+
+
+DOOR_PHOTO = {"name": "door", "type": "photo", "label": {"zh": "门牌照片", "en": "Door plate"}}
+ROOM_PHOTOS = {"name": "rooms", "type": "repeat", "label": {"zh": "房间", "en": "Rooms"}, "children": [
+    {"name": "view", "type": "photo", "label": {"zh": "房间照片", "en": "Room"}}]}
+
+
+def running_photo_campaign(staff, fields):
+    """A campaign in COMMUNITY_A, started today, whose form asks `fields` (e.g. DOOR_PHOTO and ROOM_PHOTOS)."""
+    from datetime import date
+
+    from wangge.campaigns import services
+
+    version = services.do_add_form_version(actor=staff, code="door-photos", title="门牌照片",
+                                           definition={"fields": fields})
+    return services.do_start_campaign(services.do_create_campaign(
+        actor=staff, name="门牌核对", purpose="核对门牌", legal_basis="测试", area_code=COMMUNITY_A[:9],
+        target_codes=[COMMUNITY_A], starts_on=date.today(), ends_on=date.today(), form_version=version.pk),
+        actor=staff)

@@ -2,14 +2,12 @@
 service (checked against a hand count), flags opening events, proposals, idempotent resubmission, the audited
 reading of answers, the purge, and scope."""
 
-import io
 from datetime import date, timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import Http404
 from django.utils import timezone
-from PIL import Image
 
 from wangge.campaigns import services
 from wangge.campaigns.models import (
@@ -24,7 +22,16 @@ from wangge.campaigns.models import (
 )
 from wangge.cases.models import Category, Event
 from wangge.core.errors import DomainError
-from wangge.core.testing import COMMUNITY_A, COMMUNITY_B, OTHER_SUBDISTRICT_COMMUNITY, make_user
+from wangge.core.testing import (
+    COMMUNITY_A,
+    COMMUNITY_B,
+    DOOR_PHOTO,
+    OTHER_SUBDISTRICT_COMMUNITY,
+    ROOM_PHOTOS,
+    make_user,
+    png_upload,
+    running_photo_campaign,
+)
 from wangge.geo.models import Area
 from wangge.registry import services as registry
 
@@ -228,26 +235,14 @@ def test_bad_answers_write_nothing(world):
     assert not Visit.objects.exists() and ledger(campaign, world["grid"]).absent == 0
 
 
-def _png(name):
-    buffer = io.BytesIO()
-    Image.new("RGB", (6, 4), (30, 120, 200)).save(buffer, "PNG")
-    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
-
-
 def test_photos_are_stored_with_their_visit_and_a_refused_visit_keeps_none(world, settings, tmp_path, monkeypatch):
     """A photo question answered with the uploaded file: the visit service stores it in the campaign's folder and the
     answer names where; a visit refused after its photos were stored (answers that break the form, a photo that is
     no image, any error on the way) leaves no file behind, and a resubmitted instance stores nothing."""
     settings.MEDIA_ROOT = tmp_path
-    version = services.do_add_form_version(actor=world["staff"], code="door-photos", title="门牌照片", definition={
-        "fields": [{"name": "note", "type": "text", "label": {"zh": "备注", "en": "Note"}, "required": True},
-                   {"name": "door", "type": "photo", "label": {"zh": "门牌照片", "en": "Door plate"}},
-                   {"name": "rooms", "type": "repeat", "label": {"zh": "房间", "en": "Rooms"}, "children": [
-                       {"name": "view", "type": "photo", "label": {"zh": "房间照片", "en": "Room"}}]}]})
-    campaign = services.do_start_campaign(services.do_create_campaign(
-        actor=world["staff"], name="门牌核对", purpose="核对门牌", legal_basis="测试", area_code=COMMUNITY_A[:9],
-        target_codes=[COMMUNITY_A], starts_on=date.today(), ends_on=date.today(), form_version=version.pk),
-        actor=world["staff"])
+    campaign = running_photo_campaign(world["staff"], [
+        {"name": "note", "type": "text", "label": {"zh": "备注", "en": "Note"}, "required": True}, DOOR_PHOTO,
+        ROOM_PHOTOS])
     first, second = world["households"][:2]
 
     def files():
@@ -257,18 +252,18 @@ def test_photos_are_stored_with_their_visit_and_a_refused_visit_keeps_none(world
         return services.do_record_visit(campaign, actor=world["worker"], household=household, status="visited",
                                         answers=answers, **kwargs)
 
-    visit = record(first, {"note": "二楼", "door": _png("door.png"), "rooms": [{"view": _png("room.png")}, {}]},
-                   instance_id="uuid:photos-1")
+    visit = record(first, {"note": "二楼", "door": png_upload("door.png"),
+                           "rooms": [{"view": png_upload("room.png")}, {}]}, instance_id="uuid:photos-1")
     answers = services.do_reveal_answers(visit, actor=world["community"], reason="核对")
     names = {answers["door"], answers["rooms"][0]["view"]}
     assert all(name.startswith(f"campaigns/{campaign.pk}/") for name in names)
     assert files() == {tmp_path / name for name in names}
 
     with pytest.raises(DomainError) as err:  # the photos pass, the answers do not
-        record(second, {"door": _png("door.png"), "rooms": [{"view": _png("room.png")}]})
+        record(second, {"door": png_upload("door.png"), "rooms": [{"view": png_upload("room.png")}]})
     assert "note" in err.value.fields
     with pytest.raises(DomainError) as err:  # the second photo is no image
-        record(second, {"note": "x", "door": _png("door.png"),
+        record(second, {"note": "x", "door": png_upload("door.png"),
                         "rooms": [{"view": SimpleUploadedFile("room.png", b"GIF89a not really")}]})
     assert err.value.field == "rooms[0].view"
 
@@ -278,8 +273,8 @@ def test_photos_are_stored_with_their_visit_and_a_refused_visit_keeps_none(world
     with monkeypatch.context() as patched:  # anything failing after the photos were stored
         patched.setattr(services, "_move_standing", down)
         with pytest.raises(RuntimeError):
-            record(second, {"note": "x", "door": _png("door.png")})
-    again = record(first, {"note": "二楼", "door": _png("door.png")}, instance_id="uuid:photos-1")
+            record(second, {"note": "x", "door": png_upload("door.png")})
+    again = record(first, {"note": "二楼", "door": png_upload("door.png")}, instance_id="uuid:photos-1")
     assert again.pk == visit.pk
     assert files() == {tmp_path / name for name in names} and Visit.objects.filter(campaign=campaign).count() == 1
 

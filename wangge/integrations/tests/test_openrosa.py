@@ -20,7 +20,15 @@ from django.utils import timezone
 
 from wangge.campaigns import services
 from wangge.campaigns.models import CoverageCount, Visit
-from wangge.core.testing import COMMUNITY_A, COMMUNITY_B, make_user
+from wangge.core.testing import (
+    COMMUNITY_A,
+    COMMUNITY_B,
+    DOOR_PHOTO,
+    ROOM_PHOTOS,
+    make_user,
+    png_upload,
+    running_photo_campaign,
+)
 from wangge.geo.models import Area
 from wangge.integrations.openrosa import auth
 from wangge.registry import services as registry
@@ -538,26 +546,11 @@ def test_photo_answers_are_stored_from_their_attached_parts(client, running, set
     """ODK Collect answers a photo question with the file's name and sends the file as a part of its own: the photo
     is checked and stored in the campaign's folder (the answer then names where), one not attached or not an image
     refuses the submission, and a refused submission keeps none of its photos."""
-    import io
-
-    from PIL import Image
-
     from wangge.integrations.openrosa import xforms
 
     settings.MEDIA_ROOT = tmp_path
-    version = services.do_add_form_version(actor=running["staff"], code="door-photos", title="门牌照片", definition={
-        "fields": [{"name": "door", "type": "photo", "label": {"zh": "门牌照片", "en": "Door plate"}, "required": True},
-                   {"name": "rooms", "type": "repeat", "label": {"zh": "房间", "en": "Rooms"}, "children": [
-                       {"name": "view", "type": "photo", "label": {"zh": "房间照片", "en": "Room"}}]}]})
-    campaign = services.do_start_campaign(services.do_create_campaign(
-        actor=running["staff"], name="门牌核对", purpose="核对门牌", legal_basis="测试", area_code=COMMUNITY_A[:9],
-        target_codes=[COMMUNITY_A], starts_on=date.today(), ends_on=date.today(), form_version=version.pk),
-        actor=running["staff"])
-
-    def png(name):
-        buffer = io.BytesIO()
-        Image.new("RGB", (6, 4), (30, 120, 200)).save(buffer, "PNG")
-        return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
+    campaign = running_photo_campaign(running["staff"], [{**DOOR_PHOTO, "required": True}, ROOM_PHOTOS])
+    png = png_upload
 
     def send(household, parts):
         xml = (f"<?xml version='1.0' ?><data id=\"wangge-campaign-{campaign.pk}\" "
